@@ -39,6 +39,7 @@ class Err(enum.Enum):
     ADDRESS_FAMILY_NOT_SUPPORTED = errno.EAFNOSUPPORT
     NO_BUFFER_SPACE = errno.ENOBUFS
     PERMISSION_DENIED = errno.EACCES
+    PROTOCOL_ERROR = errno.EPROTO
 
 
 class StackError(Exception):

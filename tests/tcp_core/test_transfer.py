@@ -1,0 +1,93 @@
+"""Two connections back to back through an in-memory wire: 1 MiB each way under seeded
+loss, reordering and duplication arrives byte-identical; time only moves to deadlines."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from usersock.transport.tcp.connection import TCPConfig
+from usersock.transport.tcp.state import State
+
+from .helpers import Wire, pair
+
+SIZE = 1 << 20
+
+
+def _run(cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float) -> Wire:
+    rng = random.Random(seed)
+    a, b = pair(cfg, TCPConfig(**vars(cfg)))
+    data_a = rng.randbytes(SIZE)
+    data_b = rng.randbytes(SIZE)
+    wire = Wire(a, b, random.Random(seed + 1), loss=loss, dup=dup, reorder=reorder)
+    sent = {a: 0, b: 0}
+    src = {a: data_a, b: data_b}
+    got = {a: bytearray(), b: bytearray()}
+    buf = bytearray(40000)
+    for _ in range(400_000):
+        for c in (a, b):
+            if sent[c] < SIZE and c.send_space():
+                sent[c] += c.send(memoryview(src[c])[sent[c] :])
+                if sent[c] == SIZE:
+                    c.shutdown_write()
+            # Exercise both read paths.
+            if c is a:
+                got[c] += c.recv(65536)
+            else:
+                n = c.recv_into(buf, len(buf))
+                got[c] += buf[:n]
+        if (a.at_eof() and b.at_eof() and a.state is b.state is State.TIME_WAIT) or (
+            a.state is State.CLOSED and b.state is State.CLOSED
+        ):
+            break
+        if not wire.step():
+            break
+    for c in (a, b):
+        got[c] += c.recv(SIZE)
+    assert len(got[b]) == SIZE and bytes(got[b]) == data_a, (a, b, a.error, b.error)
+    assert bytes(got[a]) == data_b
+    assert a.bytes_received == SIZE and b.bytes_received == SIZE
+    assert a.error is None and b.error is None
+    assert {a.state, b.state} <= {State.TIME_WAIT, State.CLOSED}
+    return wire
+
+
+@pytest.mark.parametrize(
+    ("name", "cfg", "seed", "loss", "dup", "reorder"),
+    [
+        ("clean-defaults", TCPConfig(), 1, 0.0, 0.0, 0.0),
+        ("lossy-defaults", TCPConfig(), 2, 0.03, 0.02, 0.1),
+        (
+            "lossy-no-options",
+            TCPConfig(sack=False, timestamps=False, window_scaling=False),
+            3,
+            0.03,
+            0.02,
+            0.1,
+        ),
+        (
+            "lossy-small-mss-delack",
+            TCPConfig(mss=536, delayed_ack=0.04, rcv_buf=32768),
+            4,
+            0.02,
+            0.01,
+            0.2,
+        ),
+        ("heavy-loss-sack", TCPConfig(mss=1460, rcv_buf=65536, nodelay=True), 5, 0.1, 0.05, 0.2),
+        ("loopback-mss", TCPConfig(mss=65495), 6, 0.05, 0.0, 0.0),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_transfer_1mib_each_way(
+    name: str, cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float
+) -> None:
+    wire = _run(cfg, seed, loss, dup, reorder)
+    if loss:
+        assert wire.a.retransmissions + wire.b.retransmissions > 0
+
+
+def test_clean_transfer_has_no_retransmissions() -> None:
+    wire = _run(TCPConfig(), 7, 0.0, 0.0, 0.0)
+    assert wire.a.retransmissions == 0 and wire.b.retransmissions == 0
+    assert wire.a.state is State.TIME_WAIT or wire.b.state is State.TIME_WAIT

@@ -1,0 +1,31 @@
+"""usersock: a userspace TCP/IP network stack in pure Python, and a drop-in socket
+replacement built on it.
+
+>>> import socket, usersock
+>>> from usersock.link import Loopback
+>>> stack = usersock.Stack()
+>>> stack.create_nic(1, Loopback())
+>>> stack.add_address(1, "192.168.1.1/32")
+>>> stack.set_route_table([usersock.Route(destination="0.0.0.0/0", nic=1)])
+>>> srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+"""
+
+from usersock import link
+from usersock.api import Stack
+from usersock.clock import Clock, ManualClock, MonotonicClock
+from usersock.errors import Err, StackError
+from usersock.sockets import socket
+from usersock.stack.route import Route
+
+__all__ = [
+    "Clock",
+    "Err",
+    "ManualClock",
+    "MonotonicClock",
+    "Route",
+    "Stack",
+    "StackError",
+    "link",
+    "socket",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,16 @@
+"""The stack layer: NICs, addresses, routes, demux, ports, timers, clock, the lock."""
+
+from usersock.stack.route import Route, Subnet, format_address, parse_address
+from usersock.stack.stack import NIC, RouteInfo, Stack
+from usersock.stack.stats import Stats
+
+__all__ = [
+    "NIC",
+    "Route",
+    "RouteInfo",
+    "Stack",
+    "Stats",
+    "Subnet",
+    "format_address",
+    "parse_address",
+]

@@ -1,0 +1,459 @@
+"""The Stack: NICs, addresses, routes, demux, ports, timers, the clock and the one lock.
+
+Theory of operation (ARCHITECTURE.md section 3):
+
+* One ``threading.RLock`` per stack; every protocol action runs under it.
+* Links deliver packets through a NIC's dispatcher, which only *enqueues*. Whoever holds the
+  lock drains the queue: link -> network protocol -> transport protocol -> endpoint. Endpoints
+  that have something to send are marked dirty and flushed when the queue goes idle, so a
+  burst of segments is answered by one ACK and a loopback ``send()`` has delivered its data
+  and processed the ACK before it returns.
+* Timers live in one heap. With a real clock, one daemon thread runs them, started lazily
+  while timers are pending and stopped with the stack; with a :class:`ManualClock` there is
+  no thread and ``clock.advance()`` fires them.
+
+The stack imports no concrete protocol: network protocols (by IP version) and transport
+protocols (by IP protocol number) are injected as factories taking the stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from usersock.clock import Clock, MonotonicClock
+from usersock.errors import Err, StackError
+from usersock.link.base import LinkEndpoint
+from usersock.stack.isn import ISNGenerator
+from usersock.stack.ports import PortTable
+from usersock.stack.route import (
+    AddressWithPrefix,
+    Route,
+    RouteTable,
+    Subnet,
+    format_address,
+    parse_address,
+)
+from usersock.stack.stats import Stats
+from usersock.stack.timers import Timed, TimerQueue
+from usersock.wire.errors import MalformedPacket
+from usersock.wire.ipv4 import IPv4Header
+from usersock.wire.packet import Packet
+
+logger = logging.getLogger("usersock.stack")
+
+
+class NetworkProtocol(Protocol):
+    """An injected network protocol (IPv4 or IPv6)."""
+
+    version: int
+
+    def handle_packet(self, nic: NIC, packet: Packet) -> None:
+        """Process an inbound packet; the stack lock is held."""
+
+
+class TransportProtocol(Protocol):
+    """An injected transport protocol (TCP, UDP)."""
+
+    number: int
+
+    def handle_packet(self, nic: NIC, packet: Packet) -> None:
+        """Process an inbound packet addressed to this stack; the stack lock is held."""
+
+    def handle_icmp_error(
+        self, err: Err, local: bytes, local_port: int, remote: bytes, remote_port: int
+    ) -> None:
+        """Process an ICMP error about a packet we sent from *local* to *remote*."""
+
+    def close(self) -> None:
+        """Abort every endpoint (the stack is closing)."""
+
+
+class Flushable(Protocol):
+    def flush(self, now: float) -> None:
+        """Send what the endpoint has pending; called when the packet queue is idle."""
+
+
+@dataclass(slots=True)
+class RouteInfo:
+    """A resolved route for one destination: where packets leave and with which source."""
+
+    nic: NIC
+    local: bytes
+    remote: bytes
+    next_hop: bytes
+    mtu: int
+    local_delivery: bool
+
+
+class NIC:
+    """A network interface: a link plus the addresses the stack owns on it.
+
+    Implements the link layer's ``NetworkDispatcher`` for its link.
+    """
+
+    def __init__(self, stack: Stack, nic_id: int, link: LinkEndpoint, name: str) -> None:
+        self.stack = stack
+        self.id = nic_id
+        self.link = link
+        self.name = name
+        self.addresses: list[AddressWithPrefix] = []
+        self.enabled = True
+
+    # NetworkDispatcher -------------------------------------------------------------------
+    def deliver_packet(self, packet: Packet) -> None:
+        self.stack.deliver(self, packet)
+
+    def deliver_bytes(self, data: bytes) -> None:
+        stack = self.stack
+        with stack.lock:
+            try:
+                packet = Packet.from_bytes(data)
+            except MalformedPacket as exc:
+                stack.stats.malformed += 1
+                stack.stats.drop(exc.reason)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("nic %d: dropped malformed packet: %s", self.id, exc)
+                return
+            stack.deliver(self, packet)
+
+    def now(self) -> float:
+        return self.stack.clock.now()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        self.stack.call_later(delay, callback)
+
+    def __repr__(self) -> str:
+        addrs = ", ".join(str(a) for a in self.addresses)
+        return f"<NIC {self.id} {self.name} [{addrs}]>"
+
+
+class _Callback:
+    """A one-shot timer for ``call_later``."""
+
+    __slots__ = ("callback", "timer_deadline", "timer_queued")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.timer_deadline: float | None = None
+        self.timer_queued: float | None = None
+
+    def on_timer(self, now: float) -> None:
+        self.callback()
+
+
+class Stack:
+    """A userspace TCP/IP stack.
+
+    *network_protocols* and *transport_protocols* are factories called with the stack;
+    *clock* defaults to real monotonic time. Many stacks can live in one process; nothing is
+    shared between them.
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        network_protocols: Iterable[Callable[[Stack], NetworkProtocol]] = (),
+        transport_protocols: Iterable[Callable[[Stack], TransportProtocol]] = (),
+        *,
+        secret: bytes | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.lock = threading.RLock()
+        self.stats = Stats()
+        self.nics: dict[int, NIC] = {}
+        self.routes = RouteTable()
+        self.ports = PortTable(secret)
+        self.isn = ISNGenerator(secret)
+        #: Connected endpoints by (protocol, local addr, local port, remote addr, port).
+        self.connections: dict[tuple[int, bytes, int, bytes, int], Any] = {}
+        #: Bound (unconnected) endpoints by (protocol, local addr, local port).
+        self.bound: dict[tuple[int, bytes, int], list[Any]] = {}
+        self._local: dict[bytes, NIC] = {}
+        self._local_subnets: list[tuple[Subnet, NIC]] = []
+        self._queue: deque[tuple[NIC, Packet]] = deque()
+        self._dirty: dict[Flushable, None] = {}
+        self._draining = False
+        self._timers = TimerQueue()
+        self._timer_cond = threading.Condition(self.lock)
+        self._timer_thread: threading.Thread | None = None
+        self._timer_wait_until: float | None = None
+        self.closed = False
+        self.network_protocols: dict[int, NetworkProtocol] = {}
+        self.transport_protocols: dict[int, TransportProtocol] = {}
+        for make_net in network_protocols:
+            net = make_net(self)
+            self.network_protocols[net.version] = net
+        for make_transport in transport_protocols:
+            transport = make_transport(self)
+            self.transport_protocols[transport.number] = transport
+        if self.clock.manual:
+            self.clock.attach(self)
+
+    # Configuration ----------------------------------------------------------------------
+    def create_nic(self, nic_id: int, link: LinkEndpoint, name: str = "") -> NIC:
+        """Add a NIC with id *nic_id* on *link*. Raises ``ValueError`` if the id is taken."""
+        with self.lock:
+            if nic_id in self.nics:
+                raise ValueError(f"NIC {nic_id} already exists")
+            nic = NIC(self, nic_id, link, name or f"nic{nic_id}")
+            self.nics[nic_id] = nic
+            link.attach(nic)
+            return nic
+
+    def _nic(self, nic_id: int) -> NIC:
+        try:
+            return self.nics[nic_id]
+        except KeyError:
+            raise ValueError(f"no NIC {nic_id}") from None
+
+    def add_address(self, nic_id: int, address: str) -> None:
+        """Give NIC *nic_id* the address ``"192.168.1.1/24"`` (or ``"fd00::1/64"``).
+
+        The stack owns the address: packets to it are delivered locally, listeners may bind
+        to it. Raises ``ValueError`` for an unknown NIC or bad text, and
+        ``StackError(ADDRESS_IN_USE)`` if another NIC owns the address.
+        """
+        with self.lock:
+            nic = self._nic(nic_id)
+            awp = AddressWithPrefix.parse(address)
+            owner = self._local.get(awp.address)
+            if owner is not None and owner is not nic:
+                raise StackError(Err.ADDRESS_IN_USE, f"{address} is on NIC {owner.id}")
+            if owner is None:
+                nic.addresses.append(awp)
+                self._local[awp.address] = nic
+
+    def add_local_subnet(self, nic_id: int, subnet: str) -> None:
+        """Own every address of *subnet* on NIC *nic_id*, as Linux owns all of 127.0.0.0/8."""
+        with self.lock:
+            self._local_subnets.append((Subnet.parse(subnet), self._nic(nic_id)))
+
+    def remove_address(self, nic_id: int, address: str) -> None:
+        """Remove an address. Raises ``ValueError`` if the NIC does not have it."""
+        with self.lock:
+            nic = self._nic(nic_id)
+            packed = parse_address(address.split("/")[0])
+            for awp in nic.addresses:
+                if awp.address == packed:
+                    nic.addresses.remove(awp)
+                    del self._local[packed]
+                    return
+            raise ValueError(f"NIC {nic_id} has no address {address}")
+
+    def set_route_table(self, routes: list[Route]) -> None:
+        """Replace the route table. Raises ``ValueError`` if a route names an unknown NIC."""
+        with self.lock:
+            for route in routes:
+                self._nic(route.nic)
+            self.routes.set(list(routes))
+
+    def route_table(self) -> list[Route]:
+        return self.routes.routes()
+
+    def addresses(self) -> list[tuple[int, str]]:
+        """Every address the stack owns, as ``(nic_id, "addr/prefix")``."""
+        with self.lock:
+            return [(nic.id, str(a)) for nic in self.nics.values() for a in nic.addresses]
+
+    def local_nic(self, addr: bytes) -> NIC | None:
+        """The NIC that owns *addr*, or None if the address is not this stack's."""
+        nic = self._local.get(addr)
+        if nic is not None:
+            return nic
+        for subnet, owner in self._local_subnets:
+            if subnet.contains(addr):
+                return owner
+        return None
+
+    def has_address(self, addr: bytes) -> bool:
+        return self.local_nic(addr) is not None
+
+    def find_route(self, remote: bytes, local: bytes | None = None) -> RouteInfo:
+        """Resolve how to reach *remote*, choosing a source address unless *local* is given.
+
+        Local destinations are delivered through the NIC that owns them (Linux's local
+        table). Raises ``StackError`` with ``NETWORK_UNREACHABLE`` when no route matches and
+        ``ADDRESS_NOT_AVAILABLE`` when *local* is not ours or no source address fits.
+        """
+        if local is not None and any(local) and not self.has_address(local):
+            raise StackError(Err.ADDRESS_NOT_AVAILABLE, format_address(local))
+        owner = self.local_nic(remote)
+        if owner is not None:
+            src = local if local is not None and any(local) else remote
+            return RouteInfo(owner, src, remote, remote, owner.link.mtu, True)
+        route = self.routes.lookup(remote)
+        nic = self._nic(route.nic)
+        next_hop = parse_address(route.gateway) if route.gateway else remote
+        if local is not None and any(local):
+            src = local
+        else:
+            candidates = [a for a in nic.addresses if len(a.address) == len(remote)]
+            if not candidates:
+                raise StackError(
+                    Err.ADDRESS_NOT_AVAILABLE,
+                    f"NIC {nic.id} has no address to reach {format_address(remote)} from",
+                )
+            on_link = [a for a in candidates if a.subnet.contains(remote)]
+            src = (on_link or candidates)[0].address
+        return RouteInfo(nic, src, remote, next_hop, nic.link.mtu, False)
+
+    # Packet path ------------------------------------------------------------------------
+    def deliver(self, nic: NIC, packet: Packet) -> None:
+        """Enqueue an inbound packet and drain the queue unless already draining."""
+        with self.lock:
+            self._queue.append((nic, packet))
+            if not self._draining:
+                self.process()
+
+    def send_packet(self, route: RouteInfo, packet: Packet) -> None:
+        """Send *packet* along *route*. Needs the stack lock.
+
+        Local destinations on a NIC whose link carries bytes (a channel) skip the link, so a
+        stack talking to itself never puts its own packets on the wire.
+        """
+        stats = self.stats
+        stats.packets_out += 1
+        nic = route.nic
+        if route.local_delivery and not nic.link.checksum_offload:
+            self._queue.append((nic, packet))
+            return
+        nic.link.write_packet(packet)
+
+    def process(self) -> None:
+        """Drain the packet queue and flush dirty endpoints until both are empty.
+
+        Needs the stack lock. Exceptions raised by protocol code are counted in
+        ``stats.internal_errors`` and logged; they never escape to the caller.
+        """
+        if self._draining:
+            return
+        self._draining = True
+        queue = self._queue
+        try:
+            while True:
+                while queue:
+                    nic, packet = queue.popleft()
+                    self._dispatch(nic, packet)
+                if not self._dirty:
+                    break
+                dirty = self._dirty
+                self._dirty = {}
+                now = self.clock.now()
+                for endpoint in dirty:
+                    try:
+                        endpoint.flush(now)
+                    except Exception:
+                        self.stats.internal_errors += 1
+                        logger.exception("endpoint flush failed")
+        finally:
+            self._draining = False
+
+    def _dispatch(self, nic: NIC, packet: Packet) -> None:
+        self.stats.packets_in += 1
+        if not nic.enabled:
+            self.stats.drop("nic-disabled")
+            return
+        version = 4 if type(packet.net) is IPv4Header else 6
+        proto = self.network_protocols.get(version)
+        if proto is None:
+            self.stats.drop("no-network-protocol")
+            return
+        try:
+            proto.handle_packet(nic, packet)
+        except Exception:
+            self.stats.internal_errors += 1
+            logger.exception("packet processing failed")
+
+    def mark_dirty(self, endpoint: Flushable) -> None:
+        """Ask for ``endpoint.flush(now)`` when the queue is next idle. Needs the lock."""
+        self._dirty[endpoint] = None
+
+    # Timers -----------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def schedule(self, obj: Timed, deadline: float | None) -> None:
+        """Arm *obj*'s timer for *deadline* (``None`` disarms). Needs the stack lock."""
+        if self._timers.arm(obj, deadline) and not self.clock.manual and not self.closed:
+            if self._timer_thread is None:
+                self._timer_thread = threading.Thread(
+                    target=self._timer_loop, name="usersock-timers", daemon=True
+                )
+                self._timer_thread.start()
+            elif self._timer_wait_until is None or (
+                deadline is not None and (deadline < self._timer_wait_until)
+            ):
+                self._timer_cond.notify()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run *callback* under the lock after *delay* seconds of stack time."""
+        with self.lock:
+            self.schedule(_Callback(callback), self.clock.now() + max(0.0, delay))
+
+    def next_deadline(self) -> float | None:
+        """The earliest pending timer (for :class:`ManualClock`)."""
+        with self.lock:
+            return self._timers.next_deadline()
+
+    def fire_due_timers(self) -> None:
+        """Run every timer whose deadline has passed, then drain. Takes the lock."""
+        with self.lock:
+            now = self.clock.now()
+            for obj in self._timers.pop_due(now):
+                try:
+                    obj.on_timer(now)
+                except Exception:
+                    self.stats.internal_errors += 1
+                    logger.exception("timer failed")
+            self.process()
+
+    def _timer_loop(self) -> None:
+        with self.lock:
+            try:
+                while not self.closed:
+                    deadline = self._timers.next_deadline()
+                    if deadline is None:
+                        return
+                    delay = deadline - self.clock.now()
+                    if delay > 0:
+                        self._timer_wait_until = deadline
+                        self._timer_cond.wait(delay)
+                        self._timer_wait_until = None
+                        continue
+                    self.fire_due_timers()
+            finally:
+                self._timer_thread = None
+                self._timer_wait_until = None
+
+    # Lifetime ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Abort every endpoint, stop the timer thread and detach the links. Idempotent."""
+        with self.lock:
+            if self.closed:
+                return
+            for transport in self.transport_protocols.values():
+                try:
+                    transport.close()
+                except Exception:
+                    logger.exception("closing a transport protocol failed")
+            self.process()
+            self.closed = True
+            self._timers.clear()
+            self._queue.clear()
+            self._timer_cond.notify_all()
+            thread = self._timer_thread
+            for nic in self.nics.values():
+                nic.link.close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

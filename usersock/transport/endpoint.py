@@ -1,0 +1,160 @@
+"""What TCP and UDP endpoints share: addresses, port ownership, demux, waiting.
+
+Endpoints never block. An operation that cannot proceed raises
+``StackError(Err.WOULD_BLOCK)``; the facade then waits on the endpoint's condition (which
+shares the stack lock) and retries, as gVisor's endpoints and waiter queues do. Every state
+change that could unblock a waiter calls :meth:`Endpoint.notify`, which also runs the
+readiness watchers (the facade's readiness descriptors hook in there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from usersock.errors import Err, StackError
+from usersock.stack.ports import PortOwner
+from usersock.stack.route import IPV4_ANY, IPV6_ANY
+
+if TYPE_CHECKING:
+    from usersock.stack.stack import Stack
+
+
+def wildcard(version: int) -> bytes:
+    """The unspecified address of IP *version* (``0.0.0.0`` or ``::``)."""
+    return IPV4_ANY if version == 4 else IPV6_ANY
+
+
+def lookup_bound(stack: Stack, protocol: int, addr: bytes, port: int) -> Any | None:
+    """Find the bound endpoint that receives packets for *addr*:*port*.
+
+    Exact address first, then the wildcard of the packet's family, then (for IPv4 packets)
+    a dual-stack IPv6 wildcard, as Linux's lookup orders them. Needs the stack lock.
+    """
+    bound = stack.bound
+    eps = bound.get((protocol, addr, port))
+    if eps:
+        return eps[0]
+    if len(addr) == 4:
+        eps = bound.get((protocol, IPV4_ANY, port))
+        if eps:
+            return eps[0]
+        for ep in bound.get((protocol, IPV6_ANY, port), ()):
+            if not ep.v6only:
+                return ep
+        return None
+    eps = bound.get((protocol, IPV6_ANY, port))
+    return eps[0] if eps else None
+
+
+class Endpoint:
+    """Base of transport endpoints. All methods need the stack lock unless they say so."""
+
+    protocol = 0
+
+    def __init__(self, stack: Stack, version: int) -> None:
+        if version not in (4, 6):
+            raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
+        self.stack = stack
+        self.version = version
+        self.cond = threading.Condition(stack.lock)
+        self.waiters = 0
+        self.watchers: list[Callable[[], None]] = []
+        self.local_addr: bytes | None = None
+        self.local_port = 0
+        self.remote_addr: bytes | None = None
+        self.remote_port = 0
+        self.owner: PortOwner | None = None
+        self.reuse_addr = False
+        self.reuse_port = False
+        self.v6only = False
+        self.registered_bound: tuple[int, bytes, int] | None = None
+        self.closed = False
+        self.timer_deadline: float | None = None
+        self.timer_queued: float | None = None
+
+    # Addresses ---------------------------------------------------------------------------
+    def check_family(self, addr: bytes) -> None:
+        """Raise ``StackError(ADDRESS_FAMILY_NOT_SUPPORTED)`` if *addr* is of the wrong
+        family for this endpoint."""
+        if len(addr) != (4 if self.version == 4 else 16):
+            raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
+
+    def bind(self, addr: bytes, port: int) -> None:
+        """Claim *port* (0 picks an ephemeral one) on *addr* (a local address or the
+        wildcard).
+
+        Raises ``StackError`` with ``INVALID_ARGUMENT`` if already bound,
+        ``ADDRESS_NOT_AVAILABLE`` for an address the stack does not own, and
+        ``ADDRESS_IN_USE`` for a port conflict.
+        """
+        self.check_family(addr)
+        if self.local_addr is not None:
+            raise StackError(Err.INVALID_ARGUMENT, "already bound")
+        if any(addr) and not self.stack.has_address(addr):
+            raise StackError(Err.ADDRESS_NOT_AVAILABLE)
+        owner = PortOwner(addr, self.reuse_addr, self.reuse_port, False, self.v6only)
+        if port == 0:
+            port = self.stack.ports.pick_ephemeral(self.protocol, owner)
+        else:
+            self.stack.ports.claim(self.protocol, port, owner)
+        self.owner = owner
+        self.local_addr = addr
+        self.local_port = port
+
+    def register_bound(self) -> None:
+        """Enter the bound-endpoint demux table (listeners, unconnected UDP)."""
+        assert self.local_addr is not None
+        key = (self.protocol, self.local_addr, self.local_port)
+        self.stack.bound.setdefault(key, []).append(self)
+        self.registered_bound = key
+
+    def unregister_bound(self) -> None:
+        key = self.registered_bound
+        if key is None:
+            return
+        eps = self.stack.bound.get(key)
+        if eps is not None:
+            if self in eps:
+                eps.remove(self)
+            if not eps:
+                del self.stack.bound[key]
+        self.registered_bound = None
+
+    def release_port(self) -> None:
+        """Give the port back to the table (idempotent)."""
+        if self.owner is not None:
+            self.stack.ports.release(self.protocol, self.local_port, self.owner)
+            self.owner = None
+
+    # Waiting -------------------------------------------------------------------------------
+    def notify(self) -> None:
+        """Wake threads waiting on this endpoint and run the readiness watchers."""
+        if self.waiters:
+            self.cond.notify_all()
+        for watcher in self.watchers:
+            watcher()
+
+    def wait(self, timeout: float | None) -> None:
+        """Release the stack lock until notified or *timeout* seconds pass (None: forever).
+
+        The caller re-checks its condition afterwards; spurious wake-ups are harmless.
+        """
+        self.waiters += 1
+        try:
+            self.cond.wait(timeout)
+        finally:
+            self.waiters -= 1
+
+    def readable(self) -> bool:
+        raise NotImplementedError
+
+    def writable(self) -> bool:
+        raise NotImplementedError
+
+    def on_timer(self, now: float) -> None:
+        """Endpoints with no timers ignore a stray one."""
+
+    def flush(self, now: float) -> None:
+        """Endpoints with nothing to flush ignore the call."""

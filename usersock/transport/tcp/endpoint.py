@@ -1,0 +1,463 @@
+"""Glue between one TCP socket and the stack: routing, demux, timers, readiness.
+
+The protocol itself lives in the sans-IO
+:class:`~usersock.transport.tcp.connection.Connection`. A :class:`TCPEndpoint` owns one
+connection (or a :class:`~usersock.transport.tcp.listener.Listener`), feeds it segments and
+timer ticks, sends what it produces through the stack, and turns its state into socket
+semantics: which call blocks, which errno a call reports and when.
+
+Error reporting follows Linux: an error that ended the connection (reset, refused, timed out)
+is reported once, by the next call that looks (or by ``SO_ERROR``); later reads see EOF and
+later writes ``EPIPE``. A closed socket's connection lives on, orphaned, until it reaches
+CLOSED (FIN exchange, TIME-WAIT); its port stays held meanwhile, as in the kernel.
+
+Every method needs the stack lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from usersock.errors import Err, StackError
+from usersock.network.ip import IPProtocol
+from usersock.stack.ports import PortOwner
+from usersock.stack.stack import RouteInfo, Stack
+from usersock.transport.endpoint import Endpoint, wildcard
+from usersock.transport.tcp.connection import Connection, TCPConfig
+from usersock.transport.tcp.state import State
+from usersock.wire.ipv4 import PROTO_TCP
+from usersock.wire.packet import NetworkHeader, Packet
+from usersock.wire.tcp import TCPHeader
+
+if TYPE_CHECKING:
+    from usersock.transport.tcp.listener import Listener
+
+#: States in which the application may send.
+SENDABLE = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
+#: States that come after the handshake completed.
+SYNCHRONIZED = frozenset(
+    {
+        State.ESTABLISHED,
+        State.FIN_WAIT_1,
+        State.FIN_WAIT_2,
+        State.CLOSE_WAIT,
+        State.CLOSING,
+        State.LAST_ACK,
+        State.TIME_WAIT,
+    }
+)
+IP_TCP_OVERHEAD = {4: 40, 6: 60}
+
+
+class TCPEndpoint(Endpoint):
+    """The protocol side of one TCP socket."""
+
+    protocol = PROTO_TCP
+
+    def __init__(self, stack: Stack, version: int, config: TCPConfig | None = None) -> None:
+        super().__init__(stack, version)
+        self.config = config if config is not None else TCPConfig()
+        self.conn: Connection | None = None
+        self.listener: Listener | None = None
+        self.parent: Listener | None = None
+        self.route: RouteInfo | None = None
+        self.net_header: NetworkHeader | None = None
+        self.key: tuple[int, bytes, int, bytes, int] | None = None
+        self.error_reported = False
+        self.icmp_error: Err | None = None
+        self.shut_rd = False
+        self.shut_wr = False
+        self.detached = False
+        #: Linux's ``sock->state`` for connect(): "unconnected", "connecting", "connected".
+        self.sock_state = "unconnected"
+        self.user_bound = False
+
+    # Opening -------------------------------------------------------------------------------
+    def connect(self, addr: bytes, port: int) -> Err:
+        """``connect()`` as Linux's ``__inet_stream_connect`` runs it.
+
+        On an unconnected socket start an active open and return ``IN_PROGRESS``; while a
+        connect is under way return ``ALREADY_CONNECTING``. The caller then uses
+        :meth:`connect_result` to wait for or report the outcome. Raises ``StackError`` with
+        ``ALREADY_CONNECTED`` (connected, or listening), ``ADDRESS_NOT_AVAILABLE`` (no
+        ephemeral port, or the 4-tuple is in use), or a routing error.
+        """
+        self.check_family(addr)
+        if self.sock_state == "connected":
+            raise StackError(Err.ALREADY_CONNECTED)
+        if self.sock_state == "connecting":
+            return Err.ALREADY_CONNECTING
+        if self.listener is not None or self.closed:
+            raise StackError(Err.ALREADY_CONNECTED)
+        conn = self.conn
+        if conn is not None:
+            if conn.state is not State.CLOSED:
+                raise StackError(Err.ALREADY_CONNECTED)
+            self._unregister()  # a failed attempt before: start afresh, as tcp_disconnect
+            self.conn = None
+            if not self.user_bound:
+                self.release_port()
+                self.local_addr, self.local_port = None, 0
+        if not 0 < port <= 0xFFFF:
+            raise StackError(Err.CONNECTION_REFUSED if port == 0 else Err.INVALID_ARGUMENT)
+        stack = self.stack
+        bound = self.local_addr
+        route = stack.find_route(addr, bound if bound is not None and any(bound) else None)
+        if bound is None:
+            owner = PortOwner(route.local, self.reuse_addr, self.reuse_port, False, self.v6only)
+            self.local_port = stack.ports.pick_ephemeral(
+                PROTO_TCP,
+                owner,
+                addr + port.to_bytes(2, "big"),
+                lambda p: (PROTO_TCP, route.local, p, addr, port) not in stack.connections,
+            )
+            self.owner = owner
+        key = (PROTO_TCP, route.local, self.local_port, addr, port)
+        if key in stack.connections:
+            raise StackError(Err.ADDRESS_NOT_AVAILABLE, "4-tuple in use")
+        self.local_addr = route.local
+        self.remote_addr, self.remote_port = addr, port
+        self._attach_route(route)
+        now = stack.clock.now()
+        iss = stack.isn.isn(route.local, self.local_port, addr, port, now)
+        self.conn = Connection(self.local_port, port, iss, self.config, now)
+        self.key = key
+        stack.connections[key] = self
+        self.error_reported = False
+        self.icmp_error = None
+        self.sock_state = "connecting"
+        stack.stats.tcp_active_opens += 1
+        self.conn.connect(now)
+        stack.mark_dirty(self)
+        stack.process()
+        return Err.IN_PROGRESS
+
+    def connect_result(self) -> None:
+        """Report how a connect under way ended.
+
+        Returns when established (the socket is then connected). Raises
+        ``StackError(WOULD_BLOCK)`` while the handshake is under way, or the error that
+        ended it (``ECONNABORTED`` if that error was already taken through ``SO_ERROR``),
+        leaving the socket unconnected so a new ``connect()`` may start over.
+        """
+        conn = self.conn
+        if self.sock_state == "connected":
+            return
+        if conn is None:
+            raise StackError(Err.NOT_CONNECTED)
+        if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            raise StackError(Err.WOULD_BLOCK)
+        if conn.state is State.CLOSED:
+            self.sock_state = "unconnected"
+            err = self.take_error()
+            if err is None and self.stack.closed:
+                err = Err.CONNECTION_ABORTED
+            raise StackError(err if err is not None else Err.CONNECTION_ABORTED)
+        self.sock_state = "connected"
+
+    def bind(self, addr: bytes, port: int) -> None:
+        super().bind(addr, port)
+        self.user_bound = True
+
+    def listen(self, backlog: int) -> None:
+        """Become a listener (binding an ephemeral port first if unbound, as Linux does).
+
+        Raises ``StackError`` with ``INVALID_ARGUMENT`` on a connected socket and
+        ``ADDRESS_IN_USE`` if another socket listens on an overlapping address and port.
+        """
+        from usersock.transport.tcp.listener import Listener
+
+        if self.listener is not None:
+            self.listener.set_backlog(backlog)
+            return
+        if self.conn is not None or self.closed:
+            raise StackError(Err.INVALID_ARGUMENT)
+        if self.local_addr is None:
+            self.bind(wildcard(self.version), 0)
+        owner = self.owner
+        assert owner is not None and self.local_addr is not None
+        ports = self.stack.ports
+        ports.release(PROTO_TCP, self.local_port, owner)
+        owner.listening = True
+        if ports.conflicts(PROTO_TCP, self.local_port, owner):
+            owner.listening = False
+            ports.add(PROTO_TCP, self.local_port, owner)
+            raise StackError(Err.ADDRESS_IN_USE)
+        ports.add(PROTO_TCP, self.local_port, owner)
+        self.listener = Listener(self, backlog)
+        self.register_bound()
+
+    def accept(self) -> TCPEndpoint:
+        """Take an established connection. Raises ``StackError`` with ``INVALID_ARGUMENT``
+        if not listening and ``WOULD_BLOCK`` if none is waiting."""
+        if self.listener is None:
+            raise StackError(Err.INVALID_ARGUMENT)
+        return self.listener.accept()
+
+    def _attach_route(self, route: RouteInfo) -> None:
+        self.route = route
+        ip = self.stack.network_protocols[self.version]
+        assert isinstance(ip, IPProtocol)
+        self.net_header = ip.header(route.local, route.remote, PROTO_TCP)
+        config = self.config
+        mss = route.mtu - IP_TCP_OVERHEAD[self.version]
+        if config.mss != mss:
+            self.config = config = dataclasses.replace(config, mss=mss)
+
+    def adopt(self, route: RouteInfo, conn: Connection, parent: Listener) -> None:
+        """Become the child of *parent* for a passive open (the listener calls this)."""
+        self.local_addr, self.local_port = route.local, conn.local_port
+        self.remote_addr, self.remote_port = route.remote, conn.remote_port
+        self._attach_route(route)
+        self.conn = conn
+        self.parent = parent
+        self.sock_state = "connected"
+        self.key = (PROTO_TCP, route.local, self.local_port, route.remote, self.remote_port)
+        self.stack.connections[self.key] = self
+
+    # Events from the stack ---------------------------------------------------------------
+    def handle_segment(self, hdr: TCPHeader, payload: bytes | memoryview, now: float) -> None:
+        """Feed one inbound segment to the connection.
+
+        What the connection wants sent at once (data the ACK released, an immediate ACK for
+        an out-of-order segment, which the peer counts as a duplicate ACK for fast
+        retransmit) goes out now; an ACK it may delay waits for :meth:`flush`, when the
+        stack is idle, so a burst of in-order segments is answered by one ACK.
+        """
+        conn = self.conn
+        if conn is None:
+            return
+        conn.handle_segment(hdr, payload, now)
+        self._transmit(conn.segments_to_send(now))
+        self.stack.mark_dirty(self)
+
+    def on_timer(self, now: float) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        conn.handle_timer(now)
+        self.stack.mark_dirty(self)
+
+    def flush(self, now: float) -> None:
+        """Send the connection's pending segments (and a delayed ACK), re-arm its timer and
+        wake waiters."""
+        conn = self.conn
+        if conn is None:
+            return
+        conn.flush_ack(now)
+        self._transmit(conn.segments_to_send(now))
+        self.stack.schedule(self, conn.next_deadline())
+        self._after_event()
+
+    def _transmit(self, segments: list[tuple[TCPHeader, bytes | memoryview]]) -> None:
+        if not segments:
+            return
+        stack = self.stack
+        route = self.route
+        net = self.net_header
+        assert route is not None and net is not None
+        stack.stats.tcp_segments_out += len(segments)
+        for hdr, payload in segments:
+            stack.send_packet(route, Packet(net, hdr, payload))
+
+    def _after_event(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        state = conn.state
+        parent = self.parent
+        if parent is not None and state in SYNCHRONIZED:
+            parent.ready(self)
+        if state is State.CLOSED:
+            self._unregister()
+            if parent is not None:
+                parent.forget(self)
+        self.notify()
+
+    def _unregister(self) -> None:
+        if self.key is not None:
+            if self.stack.connections.get(self.key) is self:
+                del self.stack.connections[self.key]
+            self.key = None
+        self.stack.schedule(self, None)
+        if self.detached:
+            self.release_port()
+
+    def icmp_failure(self, err: Err) -> None:
+        """A hard ICMP error (port or protocol unreachable) during the handshake fails the
+        connect, as Linux's ``tcp_v4_err`` does; later ones are ignored (soft errors)."""
+        conn = self.conn
+        if conn is None or conn.state is not State.SYN_SENT:
+            return
+        self.icmp_error = err
+        conn.abort()
+        self.stack.mark_dirty(self)
+
+    # Application calls ---------------------------------------------------------------------
+    def take_error(self) -> Err | None:
+        """The error that ended the connection, reported once (``SO_ERROR`` semantics)."""
+        if self.error_reported:
+            return None
+        err = self.icmp_error
+        if err is None and self.conn is not None:
+            err = self.conn.error
+        if err is not None:
+            self.error_reported = True
+        return err
+
+    def peek_error(self) -> Err | None:
+        if self.error_reported:
+            return None
+        if self.icmp_error is not None:
+            return self.icmp_error
+        return self.conn.error if self.conn is not None else None
+
+    def is_connected(self) -> bool:
+        return self.conn is not None and self.conn.state in SYNCHRONIZED
+
+    def is_connecting(self) -> bool:
+        return self.conn is not None and self.conn.state in (State.SYN_SENT, State.SYN_RECEIVED)
+
+    def send(self, data: bytes | memoryview) -> int:
+        """Queue as much of *data* as the send buffer takes and push it out.
+
+        Raises ``StackError`` with the pending connection error, ``BROKEN_PIPE`` after
+        ``shutdown(SHUT_WR)`` or once the connection is gone, ``NOT_CONNECTED`` before a
+        connect, ``WOULD_BLOCK`` when the buffer is full or the handshake is under way.
+        """
+        err = self.take_error()
+        if err is not None:
+            raise StackError(err)
+        conn = self.conn
+        if conn is None:
+            raise StackError(Err.NOT_CONNECTED)
+        if self.shut_wr:
+            raise StackError(Err.BROKEN_PIPE)
+        state = conn.state
+        if state not in SENDABLE:
+            if state in (State.SYN_SENT, State.SYN_RECEIVED):
+                raise StackError(Err.WOULD_BLOCK)
+            raise StackError(Err.BROKEN_PIPE)
+        n = conn.send(data)
+        if n == 0:
+            if not data:
+                return 0
+            raise StackError(Err.WOULD_BLOCK)
+        self.stack.mark_dirty(self)
+        self.stack.process()
+        return n
+
+    def recv(self, n: int, peek: bool = False) -> bytes:
+        """Return up to *n* received bytes; ``b""`` at EOF.
+
+        Raises ``StackError`` with the pending connection error, ``NOT_CONNECTED`` before a
+        connect, ``WOULD_BLOCK`` when nothing has arrived yet.
+        """
+        conn = self._readable_conn()
+        if conn is None:
+            return b""
+        data = conn.recv(n, peek)
+        if not peek:
+            self.stack.mark_dirty(self)
+            self.stack.process()
+        return data
+
+    def recv_into(self, buf: memoryview, n: int, peek: bool = False) -> int:
+        """Like :meth:`recv`, filling *buf* directly; returns the byte count."""
+        conn = self._readable_conn()
+        if conn is None:
+            return 0
+        got = conn.recv_into(buf, n, peek)
+        if not peek:
+            self.stack.mark_dirty(self)
+            self.stack.process()
+        return got
+
+    def _readable_conn(self) -> Connection | None:
+        """The connection if it has bytes to read; ``None`` at EOF; raises otherwise."""
+        conn = self.conn
+        if conn is None:
+            raise StackError(Err.NOT_CONNECTED)
+        if conn.readable_bytes():
+            return conn
+        err = self.take_error()
+        if err is not None:
+            raise StackError(err)
+        if self.shut_rd or conn.at_eof() or conn.state is State.CLOSED:
+            return None
+        raise StackError(Err.WOULD_BLOCK)
+
+    def shutdown(self, read: bool, write: bool) -> None:
+        """``shutdown(2)``. Raises ``StackError(NOT_CONNECTED)`` if not connected."""
+        conn = self.conn
+        if conn is None or (conn.state not in SYNCHRONIZED and conn.state is not State.SYN_SENT):
+            if self.listener is not None and read:
+                self.shut_rd = True
+                self.notify()
+                return
+            raise StackError(Err.NOT_CONNECTED)
+        if read:
+            self.shut_rd = True
+        if write and not self.shut_wr:
+            self.shut_wr = True
+            conn.shutdown_write()
+            self.stack.mark_dirty(self)
+        self.stack.process()
+        self.notify()
+
+    def close(self, abort: bool = False) -> None:
+        """The application closed the socket. With *abort* (``SO_LINGER`` 0) send RST.
+
+        The connection carries on orphaned until CLOSED; the port is released then.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self.detached = True
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            self.unregister_bound()
+            self.release_port()
+            self.notify()
+            return
+        conn = self.conn
+        if conn is None:
+            self.release_port()
+            self.notify()
+            return
+        if abort or conn.state is State.SYN_SENT:
+            conn.abort()
+        else:
+            conn.close()
+        self.stack.mark_dirty(self)
+        self.stack.process()
+        if conn.state is State.CLOSED:
+            self._unregister()
+            self.release_port()
+        self.notify()
+
+    # Readiness -----------------------------------------------------------------------------
+    def readable(self) -> bool:
+        if self.listener is not None:
+            return self.listener.has_pending() or self.shut_rd
+        conn = self.conn
+        if conn is None:
+            return False
+        return bool(
+            conn.readable_bytes()
+            or conn.at_eof()
+            or self.shut_rd
+            or self.peek_error() is not None
+            or conn.state is State.CLOSED
+        )
+
+    def writable(self) -> bool:
+        conn = self.conn
+        if conn is None:
+            return False
+        if self.peek_error() is not None or conn.state is State.CLOSED:
+            return True
+        if conn.state in SENDABLE and not self.shut_wr:
+            return conn.send_space() > 0
+        return conn.state not in (State.SYN_SENT, State.SYN_RECEIVED)
