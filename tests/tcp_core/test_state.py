@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from usersock.transport.tcp.connection import Connection
@@ -58,3 +60,12 @@ def test_set_state_refuses_illegal() -> None:
 
 def test_state_docstrings_cite_rfc() -> None:
     assert State.__doc__ is not None and "RFC 9293 section 3.3.2" in State.__doc__
+
+
+def test_transitions_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    from .helpers import established
+
+    conn = established()
+    with caplog.at_level(logging.DEBUG, logger="usersock.tcp"):
+        conn.shutdown_write()
+    assert any("ESTABLISHED=>FIN-WAIT-1" in r.getMessage() for r in caplog.records)

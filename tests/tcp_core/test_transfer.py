@@ -54,33 +54,42 @@ def _run(cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float) -> 
 
 
 @pytest.mark.parametrize(
-    ("name", "cfg", "seed", "loss", "dup", "reorder"),
+    ("cfg", "seed", "loss", "dup", "reorder"),
     [
-        ("clean-defaults", TCPConfig(), 1, 0.0, 0.0, 0.0),
-        ("lossy-defaults", TCPConfig(), 2, 0.03, 0.02, 0.1),
-        (
-            "lossy-no-options",
+        pytest.param(TCPConfig(), 1, 0.0, 0.0, 0.0, id="clean-defaults"),
+        pytest.param(TCPConfig(), 2, 0.03, 0.02, 0.1, id="lossy-defaults"),
+        pytest.param(
             TCPConfig(sack=False, timestamps=False, window_scaling=False),
             3,
             0.03,
             0.02,
             0.1,
+            id="lossy-no-options",
         ),
-        (
-            "lossy-small-mss-delack",
+        pytest.param(
             TCPConfig(mss=536, delayed_ack=0.04, rcv_buf=32768),
             4,
             0.02,
             0.01,
             0.2,
+            id="lossy-small-mss-delayed-ack",
         ),
-        ("heavy-loss-sack", TCPConfig(mss=1460, rcv_buf=65536, nodelay=True), 5, 0.1, 0.05, 0.2),
-        ("loopback-mss", TCPConfig(mss=65495), 6, 0.05, 0.0, 0.0),
+        pytest.param(
+            TCPConfig(mss=1460, rcv_buf=65536, nodelay=True), 5, 0.1, 0.05, 0.2, id="heavy-loss"
+        ),
+        pytest.param(TCPConfig(mss=65495), 6, 0.05, 0.0, 0.0, id="loopback-mss"),
+        pytest.param(
+            TCPConfig(mss=1460, rcv_buf=8192, snd_buf=8192, nodelay=False),
+            8,
+            0.05,
+            0.02,
+            0.3,
+            id="small-buffers-nagle",
+        ),
     ],
-    ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_transfer_1mib_each_way(
-    name: str, cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float
+    cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float
 ) -> None:
     wire = _run(cfg, seed, loss, dup, reorder)
     if loss:

@@ -340,11 +340,7 @@ class Connection:
             return
         if d < HALF:
             window = hdr.window << snd.snd_wscale
-            rtt = None
-            if d and ts is not None and ts[1]:
-                ms = (self._tsval() - ts[1]) & MASK
-                if ms < HALF:
-                    rtt = ms / 1000.0
+            rtt = self._ts_rtt(ts) if d else None
             if state is _S.SYN_RECEIVED:
                 snd.snd_wnd = window
                 snd.snd_wl1 = seq
@@ -413,12 +409,7 @@ class Connection:
         self._accept_syn(hdr)
         rcv = self.rcv
         if flags & ACK:
-            rtt = None
-            ts = hdr.options.timestamps
-            if self._ts_ok and ts is not None and ts[1]:
-                ms = (self._tsval() - ts[1]) & MASK
-                if ms < HALF:
-                    rtt = ms / 1000.0
+            rtt = self._ts_rtt(hdr.options.timestamps) if self._ts_ok else None
             snd.on_ack(hdr.seq, ack, hdr.window, False, rtt, (), now)
             snd.snd_wnd = snd.max_snd_wnd = hdr.window
             snd.snd_wl1 = hdr.seq
@@ -446,6 +437,13 @@ class Connection:
     def _tsval(self) -> int:
         """Our TSval: a millisecond clock from ``now`` (RFC 7323 section 5.4)."""
         return (int(self._now * 1000.0) + self._ts_offset) & MASK
+
+    def _ts_rtt(self, ts: tuple[int, int] | None) -> float | None:
+        """The round-trip time a timestamp echo measures (RFC 7323 section 4.1), seconds."""
+        if ts is None or not ts[1]:
+            return None
+        ms = (self._tsval() - ts[1]) & MASK
+        return ms / 1000.0 if ms < HALF else None
 
     def _emit(self, seq: int, flags: int, payload: bytes | memoryview) -> None:
         """Queue one segment with ACK, our window and options (used by the sender too)."""

@@ -1,0 +1,1 @@
+"""Benchmarks: usersock against real kernel sockets, side by side, in one run."""
