@@ -65,6 +65,6 @@ def test_64mib_each_way_through_loss_duplication_and_reordering() -> None:
     assert digests["up"] == hashlib.sha256(up).digest()
     assert digests["down"] == hashlib.sha256(down).digest()
     assert faults.dropped > 0 and faults.duplicated > 0 and faults.reordered > 0
-    assert stack.stats.tcp_retransmissions > 0 or cli._ep.conn.retransmissions > 0  # type: ignore[union-attr]
+    assert stack.stats.tcp_retransmissions > 0
     assert stack.stats.internal_errors == 0
     stack.close()

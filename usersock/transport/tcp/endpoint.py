@@ -72,6 +72,7 @@ class TCPEndpoint(Endpoint):
         #: Linux's ``sock->state`` for connect(): "unconnected", "connecting", "connected".
         self.sock_state = "unconnected"
         self.user_bound = False
+        self.retransmissions_counted = 0
 
     # Opening -------------------------------------------------------------------------------
     def connect(self, addr: bytes, port: int) -> Err:
@@ -122,6 +123,7 @@ class TCPEndpoint(Endpoint):
         now = stack.clock.now()
         iss = stack.isn.isn(route.local, self.local_port, addr, port, now)
         self.conn = Connection(self.local_port, port, iss, self.config, now)
+        self.retransmissions_counted = 0
         self.key = key
         stack.connections[key] = self
         self.error_reported = False
@@ -247,6 +249,10 @@ class TCPEndpoint(Endpoint):
             return
         conn.flush_ack(now)
         self._transmit(conn.segments_to_send(now))
+        retransmissions = conn.retransmissions
+        if retransmissions != self.retransmissions_counted:
+            self.stack.stats.tcp_retransmissions += retransmissions - self.retransmissions_counted
+            self.retransmissions_counted = retransmissions
         self.stack.schedule(self, conn.next_deadline())
         self._after_event()
 
