@@ -193,6 +193,7 @@ def test_ipv6_handshake_on_a_channel() -> None:
     link.inject(ack.to_bytes())
     srv.settimeout(0)
     conn, addr = srv.accept()
+    assert conn.getpeername() == addr
     assert addr == ("fd00::2", 50000, 0, 0)
     stack.close()
 
