@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket as _socket
+from typing import TYPE_CHECKING
 
 from usersock.clock import Clock
 from usersock.network.ip import IPv4Protocol, IPv6Protocol
-from usersock.sockets import socket
 from usersock.stack.route import IPV4_ANY, IPV6_ANY, parse_address
 from usersock.stack.stack import Stack as _CoreStack
 from usersock.transport.tcp.protocol import TCPProtocol
 from usersock.transport.udp import UDPProtocol
+
+if TYPE_CHECKING:
+    from usersock.sockets import socket as VirtualSocket
 
 _LOOPBACK = {4: ipaddress.IPv4Address("127.0.0.1").packed, 6: ipaddress.IPv6Address("::1").packed}
 
@@ -47,10 +50,27 @@ class Stack(_CoreStack):
         family: int = _socket.AF_INET,
         type: int = _socket.SOCK_STREAM,
         proto: int = 0,
-    ) -> socket:
+    ) -> VirtualSocket:
         """Create a :class:`usersock.socket` on this stack (``AF_INET``/``AF_INET6``,
         ``SOCK_STREAM``/``SOCK_DGRAM``). Raises ``OSError`` for other families or types."""
-        return socket(self, family, type, proto)
+        from usersock.sockets import socket
+
+        return socket(family, type, proto, network=self)
+
+    def is_virtual(self, addr: bytes) -> bool:
+        """Every address is the stack's business: routes decide (no real network here)."""
+        return True
+
+    def check_real(self, addr: bytes, port: int) -> None:
+        """Never called for a bare stack (every address is virtual)."""
+
+    def track(self, sock: object) -> None:
+        """A bare stack does not track its sockets; ``close()`` aborts their endpoints."""
+
+    @property
+    def stack(self) -> Stack:
+        """A stack is its own network (the socket's view of where it lives)."""
+        return self
 
     def add_host(self, name: str, *addresses: str) -> None:
         """Make *name* resolve to *addresses* for sockets on this stack."""

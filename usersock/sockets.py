@@ -1,85 +1,190 @@
-"""``usersock.socket``: the ``socket.socket`` look-alike over a usersock stack.
+"""``usersock.socket``: the ``socket.socket`` look-alike over a virtual network.
 
-Every call follows one pattern (trio's ``_socket.py`` shape): take the stack lock, try the
-non-blocking endpoint operation, and only on ``WOULD_BLOCK`` wait on the endpoint's condition
-(which releases the lock) until it is notified or the socket's timeout expires, then retry.
-Stack errors become ``OSError`` in one place (:func:`usersock.errors.to_oserror`); an expired
-timeout raises ``TimeoutError("timed out")`` and a non-blocking socket ``BlockingIOError``,
-as CPython's socket module does. Socket timeouts are measured in real time.
+The class *is* a ``socket.socket`` (a subclass of the real class), so ``isinstance`` checks,
+``makefile()``'s ``SocketIO`` with its reference counting, ``sendfile``'s fallback and the
+context-manager protocol come from the standard library unchanged. Its C-level descriptor is
+not a kernel socket: it is unset (-1) until ``fileno()`` is first asked for, and then the
+exposed end of a readiness pair (:mod:`usersock.readiness`) whose readiness mirrors the
+virtual socket. Every I/O method is overridden.
+
+A socket is in one of two modes:
+
+* **virtual** — the endpoint lives on a usersock stack. Every call follows one pattern
+  (trio's ``_socket.py`` shape): take the stack lock, try the non-blocking endpoint
+  operation, and only on ``WOULD_BLOCK`` wait on the endpoint's condition (which releases
+  the lock) until notified or the timeout expires, then retry. Stack errors become
+  ``OSError`` in one place (:func:`usersock.errors.to_oserror`); an expired timeout raises
+  ``TimeoutError("timed out")``, a non-blocking socket ``BlockingIOError``, as CPython does.
+* **real** — a connect (or UDP send) to an address the network does not own, which the
+  user explicitly allowed (``patched(allow=[...])``), turns the socket into a kernel socket:
+  the C half is re-initialised with a real descriptor (``dup2``-ed over the readiness
+  descriptor if one was handed out, so selectors keep working) and every method then defers
+  to the real implementation.
+
+Construction (``socket(family, type, proto, fileno, *, network)``): with ``fileno`` or a
+family other than ``AF_INET``/``AF_INET6`` (``AF_UNIX`` stays real) the call returns a plain
+real socket. Otherwise the socket joins *network* — a :class:`usersock.Network`, a
+:class:`usersock.Stack`, or by default the network of the innermost ``patched()``.
+
+Socket timeouts are measured in real time.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
-import socket as _socket
+import socket as _stdlib_socket
 import time
+import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from usersock import net as _net
+from usersock import sockopts
 from usersock.errors import Err, StackError, to_oserror
+from usersock.readiness import Readiness
 from usersock.stack.route import format_address
 from usersock.transport.endpoint import Endpoint, wildcard
 from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
 
-if TYPE_CHECKING:
-    from usersock.api import Stack
-
 T = TypeVar("T")
-Address = tuple[Any, ...]
+Address = Any
 
-_FAMILY_VERSION: dict[int, int] = {_socket.AF_INET: 4, _socket.AF_INET6: 6}
+_RealSocket: type[_stdlib_socket.socket] = _stdlib_socket.socket
+_CSocket = _socket.socket
+_AF_INET, _AF_INET6 = _socket.AF_INET, _socket.AF_INET6
+_STREAM, _DGRAM = _socket.SOCK_STREAM, _socket.SOCK_DGRAM
+_TYPE_FLAGS = getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(_socket, "SOCK_CLOEXEC", 0)
+_VERSION = {_AF_INET: 4, _AF_INET6: 6}
+_MSG_PEEK, _MSG_DONTWAIT = _socket.MSG_PEEK, _socket.MSG_DONTWAIT
+_MSG_WAITALL, _MSG_NOSIGNAL = _socket.MSG_WAITALL, getattr(_socket, "MSG_NOSIGNAL", 0)
+_MSG_TRUNC = _socket.MSG_TRUNC
+
+
+def _oserror(code: int, detail: str = "") -> OSError:
+    text = os.strerror(code)
+    return OSError(code, f"{text} ({detail})" if detail else text)
 
 
 def _ebadf() -> OSError:
-    return OSError(errno.EBADF, os.strerror(errno.EBADF))
+    return _oserror(errno.EBADF)
 
 
-class socket:
-    """A TCP or UDP socket on a usersock :class:`~usersock.api.Stack`.
+class socket(_stdlib_socket.socket):
+    """A TCP or UDP socket on a usersock network; see the module docstring."""
 
-    Same signatures, return values and exceptions as :class:`socket.socket` for the calls
-    listed in the README. Create one with ``stack.socket(family, type)``.
-    """
+    __slots__ = (
+        "_broadcast",
+        "_buffers",
+        "_ep",
+        "_keepalive",
+        "_linger",
+        "_net",
+        "_quickack",
+        "_ready",
+        "_real",
+        "_stack",
+        "_vfamily",
+        "_vproto",
+        "_vtimeout",
+        "_vtype",
+    )
+
+    def __new__(
+        cls,
+        family: int = -1,
+        type: int = -1,
+        proto: int = -1,
+        fileno: int | None = None,
+        *,
+        network: Any = None,
+        _endpoint: Endpoint | None = None,
+    ) -> Any:
+        if family == -1:
+            family = _AF_INET
+        if fileno is not None or family not in _VERSION:
+            return _RealSocket(family, type, proto, fileno)
+        return _CSocket.__new__(cls)
 
     def __init__(
         self,
-        stack: Stack,
-        family: int = _socket.AF_INET,
-        type: int = _socket.SOCK_STREAM,
-        proto: int = 0,
+        family: int = -1,
+        type: int = -1,
+        proto: int = -1,
+        fileno: int | None = None,
         *,
+        network: Any = None,
         _endpoint: Endpoint | None = None,
     ) -> None:
-        version = _FAMILY_VERSION.get(family)
-        if version is None:
-            raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
-        base_type = type & ~(_socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC)
-        if base_type == _socket.SOCK_STREAM and proto in (0, _socket.IPPROTO_TCP):
-            proto = _socket.IPPROTO_TCP
-        elif base_type == _socket.SOCK_DGRAM and proto in (0, _socket.IPPROTO_UDP):
-            proto = _socket.IPPROTO_UDP
+        self._io_refs = 0
+        self._closed = False
+        self._ep: Endpoint | None = None
+        self._ready: Readiness | None = None
+        self._real = False
+        if family == -1:
+            family = _AF_INET
+        if type == -1:
+            type = _STREAM
+        if proto == -1:
+            proto = 0
+        base = type & ~_TYPE_FLAGS
+        if base == _STREAM and proto in (0, _socket.IPPROTO_TCP):
+            kind = TCPEndpoint
+        elif base == _DGRAM and proto in (0, _socket.IPPROTO_UDP):
+            kind = UDPEndpoint  # type: ignore[assignment]
         else:
-            raise OSError(errno.EPROTONOSUPPORT, os.strerror(errno.EPROTONOSUPPORT))
-        self._stack = stack
-        self.family = _socket.AddressFamily(family)
-        self.type = _socket.SocketKind(base_type)
-        self.proto = proto
-        self._version = version
-        if _endpoint is None:
-            with stack.lock:
-                _endpoint = (
-                    TCPEndpoint(stack, version)
-                    if base_type == _socket.SOCK_STREAM
-                    else UDPEndpoint(stack, version)
+            self._closed = True
+            raise _oserror(
+                errno.EPROTONOSUPPORT,
+                "usersock supports SOCK_STREAM/TCP and SOCK_DGRAM/UDP,"
+                f" not type={type} proto={proto}",
+            )
+        if network is None:
+            network = _net.current()
+            if network is None:
+                self._closed = True
+                raise RuntimeError(
+                    "a usersock.socket needs a network: create it inside usersock.patched(),"
+                    " or with stack.socket() / network.socket()"
                 )
-        self._ep: Endpoint | None = _endpoint
-        self._timeout: float | None = _socket.getdefaulttimeout()
-        if type & _socket.SOCK_NONBLOCK:
-            self._timeout = 0.0
+        self._net = network
+        self._stack = network.stack
+        self._vfamily = _stdlib_socket.AddressFamily(family)
+        self._vtype = _stdlib_socket.SocketKind(base)
+        self._vproto = proto
+        self._vtimeout: float | None = _stdlib_socket.getdefaulttimeout()
+        if type & getattr(_socket, "SOCK_NONBLOCK", 0):
+            self._vtimeout = 0.0
+        self._linger = (False, 0)
+        self._broadcast = False
+        self._keepalive = False
+        self._quickack = True
+        self._buffers: dict[str, int] = {}
+        if _endpoint is None:
+            with self._stack.lock:
+                _endpoint = kind(self._stack, _VERSION[family])
+        self._ep = _endpoint
+        network.track(self)
 
     # Plumbing ------------------------------------------------------------------------------
+    @property
+    def family(self) -> _stdlib_socket.AddressFamily:
+        return self._vfamily
+
+    @property
+    def type(self) -> _stdlib_socket.SocketKind:
+        return self._vtype
+
+    @property
+    def proto(self) -> int:
+        return self._vproto
+
+    @property
+    def timeout(self) -> float | None:
+        return self._vtimeout
+
     def _endpoint(self) -> Endpoint:
         ep = self._ep
         if ep is None:
@@ -89,12 +194,18 @@ class socket:
     def _tcp(self) -> TCPEndpoint:
         ep = self._endpoint()
         if not isinstance(ep, TCPEndpoint):
-            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+            raise _oserror(errno.EOPNOTSUPP)
         return ep
 
+    def _sync(self) -> None:
+        """Mirror the endpoint's readiness on the descriptor (stack lock held)."""
+        ready = self._ready
+        ep = self._ep
+        if ready is not None and ep is not None:
+            ready.set(ep.readable(), ep.writable())
+
     def _op_timeout(self, flags: int) -> float | None:
-        """The timeout for one call: ``MSG_DONTWAIT`` makes it non-blocking."""
-        return 0.0 if flags & _socket.MSG_DONTWAIT else self._timeout
+        return 0.0 if flags & _MSG_DONTWAIT else self._vtimeout
 
     def _call(self, op: Callable[[], T], timeout: float | None) -> T:
         """Run *op* under the stack lock, waiting while it would block, up to *timeout*
@@ -106,21 +217,25 @@ class socket:
         ep = self._endpoint()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._stack.lock:
-            while True:
-                try:
-                    return op()
-                except StackError as exc:
-                    if exc.err is not Err.WOULD_BLOCK:
-                        raise to_oserror(exc.err, exc.detail) from None
-                if deadline is None:
-                    ep.wait(None)
-                    continue
-                remaining = deadline - time.monotonic()
-                if timeout == 0:
-                    raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-                if remaining <= 0:
-                    raise TimeoutError("timed out")
-                ep.wait(remaining)
+            try:
+                while True:
+                    try:
+                        return op()
+                    except StackError as exc:
+                        if exc.err is not Err.WOULD_BLOCK:
+                            raise to_oserror(exc.err, exc.detail) from None
+                    if deadline is None:
+                        ep.wait(None)
+                        continue
+                    if timeout == 0:
+                        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError("timed out")
+                    ep.wait(remaining)
+            finally:
+                if self._ready is not None:
+                    self._sync()
 
     def _locked(self, op: Callable[[], T]) -> T:
         """Run a non-blocking *op* under the lock, translating stack errors."""
@@ -129,66 +244,227 @@ class socket:
                 return op()
             except StackError as exc:
                 raise to_oserror(exc.err, exc.detail) from None
+            finally:
+                if self._ready is not None:
+                    self._sync()
 
     def _resolve(self, address: Any, for_bind: bool = False) -> tuple[bytes, int]:
         """Turn an ``(host, port[, flowinfo, scope_id])`` tuple into packed form."""
+        version = 4 if self._vfamily == _AF_INET else 6
         if not isinstance(address, tuple):
-            raise TypeError(
-                f"{'AF_INET' if self._version == 4 else 'AF_INET6'} address must be tuple, "
-                f"not {type(address).__name__}"
-            )
-        if (self._version == 4 and len(address) != 2) or (
-            self._version == 6 and not (2 <= len(address) <= 4)
-        ):
-            raise TypeError("address tuple has the wrong number of items")
+            name = "AF_INET" if version == 4 else "AF_INET6"
+            raise TypeError(f"{name} address must be tuple, not {type(address).__name__}")
+        if version == 4 and len(address) != 2:
+            raise TypeError(f"AF_INET address must be a pair (host, port), got {address!r}")
+        if version == 6 and not 2 <= len(address) <= 4:
+            raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
         host, port = address[0], address[1]
         if not isinstance(port, int):
             raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
         if not 0 <= port <= 0xFFFF:
-            raise OverflowError("port must be 0-65535.")
-        if isinstance(host, bytes):
-            host = host.decode("idna")
+            raise OverflowError(f"{'bind' if for_bind else 'connect'}(): port must be 0-65535.")
+        if isinstance(host, (bytes, bytearray)):
+            host = bytes(host).decode("idna")
         if not isinstance(host, str):
             raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
-        return self._stack.resolve_host(host, self._version, for_bind), port
+        return self._net.resolve_host(host, version, for_bind), port
 
     def _format(self, addr: bytes | None, port: int) -> Address:
-        text = format_address(addr) if addr is not None else format_address(wildcard(self._version))
-        if self._version == 4:
-            return (text, port)
-        return (text, port, 0, 0)
+        version = 4 if self._vfamily == _AF_INET else 6
+        text = format_address(addr if addr is not None else wildcard(version))
+        return (text, port) if version == 4 else (text, port, 0, 0)
+
+    # Real mode -----------------------------------------------------------------------------
+    def _become_real(self) -> None:
+        """Turn into a kernel socket (an allowed real destination). Stack lock held."""
+        real = _CSocket(self._vfamily, self._vtype, self._vproto)
+        for name, size in self._buffers.items():
+            real.setsockopt(_socket.SOL_SOCKET, getattr(_socket, name), size)
+        ep = self._ep
+        if ep is not None:
+            if ep.reuse_addr:
+                real.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            if isinstance(ep, TCPEndpoint) and ep.config.nodelay:
+                real.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            if ep.local_addr is not None and ep.local_port:
+                real.bind(self._format(None, ep.local_port))
+        ready = self._ready
+        if ready is not None:
+            os.dup2(real.fileno(), ready.exposed_fd)
+            real.close()
+            ready.close_inner()
+            _CSocket.__init__(self, self._vfamily, self._vtype, self._vproto, ready.exposed_fd)
+            self._ready = None
+        else:
+            _CSocket.__init__(self, self._vfamily, self._vtype, self._vproto, real.detach())
+        _CSocket.settimeout(self, self._vtimeout)
+        if ep is not None:
+            self._release_endpoint(ep)
+        self._ep = None
+        self._real = True
+
+    def _release_endpoint(self, ep: Endpoint) -> None:
+        """Drop this object's hold on *ep*; the last holder closes it (``dup`` semantics)."""
+        if self._ready is not None and self._sync in ep.watchers:
+            ep.watchers.remove(self._sync)
+        ep.refs -= 1
+        if ep.refs > 0:
+            return
+        if isinstance(ep, TCPEndpoint):
+            ep.close(abort=self._linger == (True, 0))
+        elif isinstance(ep, UDPEndpoint):
+            ep.close()
+
+    def _maybe_real(self, addr: bytes, port: int) -> bool:
+        """For a destination the network does not own: check it was allowed (raises
+        otherwise) and become real. Returns True if the socket is now real."""
+        if self._net.is_virtual(addr):
+            return False
+        self._net.check_real(addr, port)
+        with self._stack.lock:
+            self._become_real()
+        return True
+
+    # Descriptor ----------------------------------------------------------------------------
+    def fileno(self) -> int:
+        """A real descriptor whose readiness mirrors this socket (created on first use);
+        -1 once closed."""
+        if self._real or self._closed:
+            return _CSocket.fileno(self)
+        if self._ready is None:
+            with self._stack.lock:
+                if self._ready is None and self._ep is not None:
+                    ready = Readiness()
+                    _CSocket.__init__(self, _socket.AF_UNIX, _STREAM, 0, ready.exposed_fd)
+                    self._ready = ready
+                    self._ep.watchers.append(self._sync)
+                    self._sync()
+        return _CSocket.fileno(self)
+
+    def _real_close(self, _ss: Any = _CSocket) -> None:
+        ep, self._ep = self._ep, None
+        if ep is not None:
+            with self._stack.lock:
+                self._release_endpoint(ep)
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.close_inner()
+        _ss.close(self)
+
+    def close(self) -> None:
+        """Close the socket; a TCP connection finishes (FIN, TIME-WAIT) in the background,
+        or is reset with ``SO_LINGER`` 0. Closing twice is harmless."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def detach(self) -> int:
+        """Close the socket object; a real socket keeps its descriptor, which is returned.
+        A virtual socket has no kernel socket to hand over: this raises ``OSError``."""
+        if self._real:
+            return super().detach()
+        raise _oserror(errno.EOPNOTSUPP, "a virtual socket has no kernel descriptor to detach")
+
+    def dup(self) -> socket:
+        """A second socket object on the same connection (``dup(2)``): closing one leaves
+        the other working."""
+        if self._real:
+            return super().dup()
+        ep = self._endpoint()
+        twin = socket(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=ep)
+        twin._vtimeout = None
+        with self._stack.lock:
+            ep.refs += 1
+        return twin
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        closed = self._closed
+        fd = _CSocket.fileno(self)
+        text = (
+            f"<usersock.socket{' [closed]' if closed else ''} fd={fd}, family={self._vfamily},"
+            f" type={self._vtype}, proto={self._vproto}"
+        )
+        if not closed and (self._ep is not None or self._real):
+            try:
+                text += f", laddr={self.getsockname()}"
+            except OSError:
+                pass
+            try:
+                text += f", raddr={self.getpeername()}"
+            except OSError:
+                pass
+        return text + ">"
 
     # Configuration -------------------------------------------------------------------------
     def settimeout(self, value: float | None) -> None:
         """Set the timeout in seconds (``None`` blocks forever, ``0`` is non-blocking)."""
         if value is not None:
             value = float(value)
-            if value < 0:
+            if value != value or value < 0:
                 raise ValueError("Timeout value out of range")
-        self._timeout = value
+        self._vtimeout = value
+        if self._real:
+            super().settimeout(value)
 
     def gettimeout(self) -> float | None:
-        return self._timeout
+        return self._vtimeout
 
     def setblocking(self, flag: bool) -> None:
-        self._timeout = None if flag else 0.0
+        self.settimeout(None if flag else 0.0)
 
     def getblocking(self) -> bool:
-        return self._timeout != 0.0
+        return self._vtimeout != 0.0
 
-    @property
-    def timeout(self) -> float | None:
-        return self._timeout
+    def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
+        """``setsockopt``; the supported options are in :mod:`usersock.sockopts`."""
+        if self._real:
+            if optlen is None:
+                return super().setsockopt(level, optname, value)
+            return super().setsockopt(level, optname, None, optlen)
+        if optlen is not None or value is None:
+            raise _oserror(errno.EINVAL, "setsockopt with optlen is not supported")
+        ep = self._endpoint()
+        with self._stack.lock:
+            sockopts.set_option(self, ep, level, optname, value)
+
+    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
+        """``getsockopt``; with *buflen* the value comes back as bytes."""
+        if self._real:
+            if buflen is None:
+                return super().getsockopt(level, optname)
+            return super().getsockopt(level, optname, buflen)
+        ep = self._endpoint()
+        with self._stack.lock:
+            value = sockopts.get_option(self, ep, level, optname)
+            if self._ready is not None:
+                self._sync()
+        if buflen is None:
+            if isinstance(value, bytes):
+                return int.from_bytes(value[:4], "little", signed=True)
+            return value
+        data = value if isinstance(value, bytes) else int(value).to_bytes(4, "little", signed=True)
+        return data[:buflen]
 
     # Addresses ---------------------------------------------------------------------------
     def bind(self, address: Address) -> None:
-        """Bind to a local address. Raises ``OSError`` (``EADDRINUSE``, ``EADDRNOTAVAIL``,
-        ``EINVAL`` if already bound)."""
+        """Bind to a local address (``EADDRINUSE``, ``EADDRNOTAVAIL``, ``EINVAL``)."""
+        if self._real:
+            return super().bind(address)
         ep = self._endpoint()
         addr, port = self._resolve(address, for_bind=True)
         self._locked(lambda: ep.bind(addr, port))
 
     def getsockname(self) -> Address:
+        if self._real:
+            return super().getsockname()
         ep = self._endpoint()
         with self._stack.lock:
             local = ep.local_addr
@@ -198,29 +474,40 @@ class socket:
 
     def getpeername(self) -> Address:
         """The connected peer. Raises ``OSError(ENOTCONN)`` when not connected."""
+        if self._real:
+            return super().getpeername()
         ep = self._endpoint()
         with self._stack.lock:
-            connected = (
-                ep.is_connected() if isinstance(ep, TCPEndpoint) else ep.remote_addr is not None
-            )
+            if isinstance(ep, TCPEndpoint):
+                connected = ep.is_connected() or (
+                    ep.conn is not None and ep.sock_state == "connected"
+                )
+            else:
+                connected = ep.remote_addr is not None
             if not connected or ep.remote_addr is None:
                 raise to_oserror(Err.NOT_CONNECTED)
             return self._format(ep.remote_addr, ep.remote_port)
 
-    # TCP connection set-up ------------------------------------------------------------------
+    # Connection set-up ---------------------------------------------------------------------
     def listen(self, backlog: int = min(_socket.SOMAXCONN, 128)) -> None:
-        """Start listening. Raises ``OSError`` (``EINVAL``, ``EADDRINUSE``, ``EOPNOTSUPP``
-        for UDP)."""
+        """Start listening (``EINVAL`` when connected, ``EOPNOTSUPP`` for UDP)."""
+        if self._real:
+            return super().listen(backlog)
         ep = self._tcp()
         self._locked(lambda: ep.listen(backlog))
 
-    def accept(self) -> tuple[socket, Address]:
+    def _accept(self) -> tuple[int, Address]:
+        raise _oserror(errno.EOPNOTSUPP, "virtual sockets accept through accept()")
+
+    def accept(self) -> tuple[Any, Address]:
         """Wait for a connection; returns ``(socket, address)`` like ``socket.accept``."""
+        if self._real:
+            return super().accept()
         ep = self._tcp()
-        child = self._call(ep.accept, self._timeout)
-        sock = socket(self._stack, self.family, self.type, self.proto, _endpoint=child)
-        if _socket.getdefaulttimeout() is None and self._timeout is not None:
-            sock._timeout = None
+        child = self._call(ep.accept, self._vtimeout)
+        sock = socket(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=child)
+        if _stdlib_socket.getdefaulttimeout() is None and self._vtimeout:
+            sock._vtimeout = None
         with self._stack.lock:
             return sock, self._format(child.remote_addr, child.remote_port)
 
@@ -228,10 +515,15 @@ class socket:
         """Connect; blocks until the handshake completes unless non-blocking.
 
         Raises ``ConnectionRefusedError``, ``TimeoutError``, ``BlockingIOError(EINPROGRESS)``
-        for a non-blocking socket, ``OSError(EISCONN/EALREADY)`` on repeats.
+        for a non-blocking socket, ``OSError(EISCONN/EALREADY)`` on repeats, and
+        :class:`usersock.net.RealNetworkBlocked` for a real address that was not allowed.
         """
+        if self._real:
+            return super().connect(address)
         ep = self._endpoint()
         addr, port = self._resolve(address)
+        if self._maybe_real(addr, port):
+            return super().connect(self._format(addr, port))
         if isinstance(ep, UDPEndpoint):
             self._locked(lambda: ep.connect(addr, port))
             return
@@ -241,7 +533,10 @@ class socket:
                 started = ep.connect(addr, port)
             except StackError as exc:
                 raise to_oserror(exc.err, exc.detail) from None
-            if self._timeout == 0:
+            finally:
+                if self._ready is not None:
+                    self._sync()
+            if self._vtimeout == 0:
                 if started is Err.IN_PROGRESS:
                     # Linux answers the first non-blocking connect with EINPROGRESS even
                     # on loopback (the SYN is processed after the call returns).
@@ -252,15 +547,17 @@ class socket:
                     err = started if exc.err is Err.WOULD_BLOCK else exc.err
                     raise to_oserror(err) from None
                 return
-        self._call(ep.connect_result, self._timeout)
+        self._call(ep.connect_result, self._vtimeout)
 
     def connect_ex(self, address: Address) -> int:
-        """Like :meth:`connect` but returns an errno (0 on success) instead of raising
-        ``OSError``; bad arguments still raise."""
+        """Like :meth:`connect` but returns an errno (0 on success); bad arguments and
+        unknown names still raise."""
         try:
             self.connect(address)
         except TimeoutError as exc:
             return exc.errno if exc.errno is not None else errno.EAGAIN
+        except _stdlib_socket.gaierror:
+            raise
         except OSError as exc:
             if exc.errno is None:
                 raise
@@ -268,37 +565,40 @@ class socket:
         return 0
 
     # Data ----------------------------------------------------------------------------------
-    def _check_flags(self, flags: int, allowed: int) -> None:
+    @staticmethod
+    def _check_flags(flags: int, allowed: int) -> None:
         if flags & ~allowed:
-            raise OSError(
+            raise _oserror(
                 errno.EOPNOTSUPP, f"usersock does not support socket flags {flags & ~allowed:#x}"
             )
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of *data*; returns how many bytes were taken."""
-        self._check_flags(flags, _socket.MSG_DONTWAIT | _socket.MSG_NOSIGNAL)
+        if self._real:
+            return super().send(data, flags)
+        self._check_flags(flags, _MSG_DONTWAIT | _MSG_NOSIGNAL)
         view = memoryview(data).cast("B")
-        timeout = self._op_timeout(flags)
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            return self._call(lambda: ep.send_to(view, None, 0), timeout)
+            return self._call(lambda: ep.send_to(view, None, 0), self._op_timeout(flags))
         assert isinstance(ep, TCPEndpoint)
-        return self._call(lambda: ep.send(view), timeout)
+        return self._call(lambda: ep.send(view), self._op_timeout(flags))
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of *data*, waiting as needed; the timeout covers the whole call."""
-        self._check_flags(flags, _socket.MSG_NOSIGNAL)
+        if self._real:
+            return super().sendall(data, flags)
+        self._check_flags(flags, _MSG_NOSIGNAL)
         view = memoryview(data).cast("B")
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            self.send(view)
+            self.send(view, flags)
             return
         assert isinstance(ep, TCPEndpoint)
-        timeout = self._timeout
+        timeout = self._vtimeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        sent = 0
-        total = len(view)
-        while sent < total or total == 0:
+        sent, total = 0, len(view)
+        while True:
             remaining: float | None = None
             if deadline is not None:
                 remaining = max(0.0, deadline - time.monotonic())
@@ -310,8 +610,8 @@ class socket:
                 return ep.send(p)
 
             sent += self._call(send_piece, remaining)
-            if total == 0:
-                break
+            if sent >= total:
+                return
 
     def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""
@@ -319,35 +619,51 @@ class socket:
             flags, address = 0, flags_or_address
         else:
             flags = flags_or_address
-        self._check_flags(flags, _socket.MSG_DONTWAIT)
+        if self._real:
+            return super().sendto(data, flags, address)
+        self._check_flags(flags, _MSG_DONTWAIT | _MSG_NOSIGNAL)
         ep = self._endpoint()
         if isinstance(ep, TCPEndpoint):
-            if ep.is_connected():
-                raise OSError(errno.EISCONN, os.strerror(errno.EISCONN))
-            raise OSError(errno.EPIPE, os.strerror(errno.EPIPE))
+            with self._stack.lock:
+                if ep.is_connected():
+                    raise _oserror(errno.EISCONN)
+            raise _oserror(errno.EPIPE)
         assert isinstance(ep, UDPEndpoint)
         addr, port = self._resolve(address)
+        if self._maybe_real(addr, port):
+            return super().sendto(data, flags, self._format(addr, port))
         view = memoryview(data).cast("B")
-        timeout = self._op_timeout(flags)
-        return self._call(lambda: ep.send_to(view, addr, port), timeout)
+        return self._call(lambda: ep.send_to(view, addr, port), self._op_timeout(flags))
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        """Gather *buffers* into one send; ancillary data is not supported (``EOPNOTSUPP``)."""
+        if self._real:
+            return super().sendmsg(buffers, ancdata, flags, address)
+        if list(ancdata):
+            raise _oserror(errno.EOPNOTSUPP, "usersock does not support ancillary data")
+        data = b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+        if address is not None:
+            return self.sendto(data, flags, address)
+        return self.send(data, flags)
+
+    def _recv_flags(self, flags: int) -> tuple[bool, float | None]:
+        self._check_flags(flags, _MSG_PEEK | _MSG_DONTWAIT | _MSG_WAITALL | _MSG_TRUNC)
+        return bool(flags & _MSG_PEEK), self._op_timeout(flags)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Receive up to *bufsize* bytes; ``b""`` at EOF."""
+        """Receive up to *bufsize* bytes; ``b""`` at EOF. ``MSG_WAITALL`` waits for all."""
+        if self._real:
+            return super().recv(bufsize, flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
-        self._check_flags(flags, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
-        peek = bool(flags & _socket.MSG_PEEK)
-        timeout = self._op_timeout(flags)
-        ep = self._endpoint()
-        if isinstance(ep, UDPEndpoint):
-            return self._call(lambda: ep.recv_from(bufsize, peek)[0], timeout)
-        assert isinstance(ep, TCPEndpoint)
-        if bufsize == 0:
-            return b""
-        return self._call(lambda: ep.recv(bufsize, peek), timeout)
+        buf = bytearray(bufsize)
+        n = self.recv_into(buf, bufsize, flags)
+        return bytes(buf[:n]) if n != bufsize else bytes(buf)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into *buffer* (up to *nbytes*, default its length); returns the count."""
+        if self._real:
+            return super().recv_into(buffer, nbytes, flags)
         view = memoryview(buffer).cast("B")
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
@@ -355,40 +671,102 @@ class socket:
             nbytes = len(view)
         elif nbytes > len(view):
             raise ValueError("buffer too small for requested bytes")
-        self._check_flags(flags, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
-        peek = bool(flags & _socket.MSG_PEEK)
-        timeout = self._op_timeout(flags)
+        peek, timeout = self._recv_flags(flags)
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            data = self.recv(nbytes, flags)
+            data, _, _ = self._call(lambda: ep.recv_from(nbytes, peek), timeout)
             view[: len(data)] = data
             return len(data)
         assert isinstance(ep, TCPEndpoint)
         if nbytes == 0:
             return 0
-        return self._call(lambda: ep.recv_into(view, nbytes, peek), timeout)
+        got = self._call(lambda: ep.recv_into(view, nbytes, peek), timeout)
+        if flags & _MSG_WAITALL and not peek:
+            while 0 < got < nbytes:
+                rest = view[got:nbytes]
+                try:
+                    more = self._call(lambda r=rest: ep.recv_into(r, len(r), False), timeout)  # type: ignore[misc]
+                except OSError:
+                    break
+                if more == 0:
+                    break
+                got += more
+        return got
 
-    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Address | None]:
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Address]:
         """Receive a datagram and its sender; on TCP the address is ``None`` as on Linux."""
+        if self._real:
+            return super().recvfrom(bufsize, flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recvfrom")
-        self._check_flags(flags, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
         ep = self._endpoint()
         if isinstance(ep, TCPEndpoint):
             return self.recv(bufsize, flags), None
         assert isinstance(ep, UDPEndpoint)
-        peek = bool(flags & _socket.MSG_PEEK)
-        timeout = self._op_timeout(flags)
+        peek, timeout = self._recv_flags(flags)
         data, src, port = self._call(lambda: ep.recv_from(bufsize, peek), timeout)
-        if not src:
-            return data, None
-        return data, self._format(src, port)
+        return data, (self._format(src, port) if src else None)
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Address]:
+        """Like :meth:`recvfrom`, into *buffer*."""
+        if self._real:
+            return super().recvfrom_into(buffer, nbytes, flags)
+        view = memoryview(buffer).cast("B")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recvfrom_into")
+        if nbytes == 0:
+            nbytes = len(view)
+        elif nbytes > len(view):
+            raise ValueError("nbytes is greater than the length of the buffer")
+        data, addr = self.recvfrom(nbytes, flags)
+        view[: len(data)] = data
+        return len(data), addr
+
+    def recvmsg(
+        self, bufsize: int, ancbufsize: int = 0, flags: int = 0
+    ) -> tuple[bytes, list[Any], int, Address]:
+        """``(data, ancdata, msg_flags, address)``; no ancillary data is ever returned.
+        ``MSG_TRUNC`` is set in *msg_flags* when a datagram was cut."""
+        if self._real:
+            return super().recvmsg(bufsize, ancbufsize, flags)
+        if bufsize < 0:
+            raise ValueError("negative buffer size in recvmsg()")
+        ep = self._endpoint()
+        if isinstance(ep, UDPEndpoint):
+            peek, timeout = self._recv_flags(flags)
+            full, src, port = self._call(lambda: ep.recv_from(1 << 20, peek), timeout)
+            msg_flags = _MSG_TRUNC if len(full) > bufsize else 0
+            return full[:bufsize], [], msg_flags, (self._format(src, port) if src else None)
+        return self.recv(bufsize, flags), [], 0, None
+
+    def recvmsg_into(
+        self, buffers: Any, ancbufsize: int = 0, flags: int = 0
+    ) -> tuple[int, list[Any], int, Address]:
+        """Scatter one receive over *buffers*."""
+        if self._real:
+            return super().recvmsg_into(buffers, ancbufsize, flags)
+        views = [memoryview(b).cast("B") for b in buffers]
+        data, anc, msg_flags, addr = self.recvmsg(sum(len(v) for v in views), ancbufsize, flags)
+        offset = 0
+        for v in views:
+            chunk = data[offset : offset + len(v)]
+            v[: len(chunk)] = chunk
+            offset += len(chunk)
+        return len(data), anc, msg_flags, addr
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Send a file with ``send()`` (there is no kernel ``sendfile`` to a virtual socket)."""
+        if self._real:
+            return super().sendfile(file, offset, count)
+        return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined,no-any-return]
 
     # Teardown ------------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
         """``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``. Raises ``OSError(ENOTCONN)``."""
+        if self._real:
+            return super().shutdown(how)
         if how not in (_socket.SHUT_RD, _socket.SHUT_WR, _socket.SHUT_RDWR):
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            raise _oserror(errno.EINVAL)
         ep = self._endpoint()
         read = how in (_socket.SHUT_RD, _socket.SHUT_RDWR)
         write = how in (_socket.SHUT_WR, _socket.SHUT_RDWR)
@@ -406,34 +784,7 @@ class socket:
         assert isinstance(ep, TCPEndpoint)
         self._locked(lambda: ep.shutdown(read, write))
 
-    def close(self) -> None:
-        """Close the socket; a TCP connection finishes (FIN, TIME-WAIT) in the background.
-        Closing twice is harmless."""
-        ep = self._ep
-        if ep is None:
-            return
-        self._ep = None
-        with self._stack.lock:
-            if isinstance(ep, (TCPEndpoint, UDPEndpoint)):
-                ep.close()
 
-    def __enter__(self) -> socket:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        closed = " [closed]" if self._ep is None else ""
-        parts = [
-            f"family={self.family!s}",
-            f"type={self.type!s}",
-            f"proto={self.proto}",
-        ]
-        if self._ep is not None:
-            try:
-                parts.append(f"laddr={self.getsockname()}")
-                parts.append(f"raddr={self.getpeername()}")
-            except OSError:
-                pass
-        return f"<usersock.socket{closed} {', '.join(parts)}>"
+def is_virtual(sock: Any) -> bool:
+    """True if *sock* is a usersock socket still on its virtual network."""
+    return isinstance(sock, socket) and not sock._real

@@ -71,6 +71,8 @@ class Endpoint:
         self.v6only = False
         self.registered_bound: tuple[int, bytes, int] | None = None
         self.closed = False
+        #: Socket objects holding this endpoint (``dup`` makes two); the last one closes it.
+        self.refs = 1
         self.timer_deadline: float | None = None
         self.timer_queued: float | None = None
 

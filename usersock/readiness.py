@@ -1,0 +1,91 @@
+"""Readiness descriptors: a real file descriptor whose readiness mirrors a virtual socket.
+
+``selectors``, ``select``, asyncio and urllib3 wait on ``fileno()``. A virtual socket's
+``fileno()`` is therefore one end (*exposed*) of a private ``AF_UNIX`` socket pair
+(ARCHITECTURE.md section 4):
+
+* **readable**: while the virtual socket is readable (data, EOF, a pending accept, an error)
+  one byte waits in the exposed end; it is read back when the socket stops being readable;
+* **writable**: while the virtual socket is *not* writable (send buffer full, handshake
+  under way) the exposed end's send buffer is filled until the kernel refuses more; it is
+  drained from the other end (*inner*) when the socket becomes writable again.
+
+Updates are edge-driven: :meth:`Readiness.set` compares the wanted state with the mirrored
+one and makes a system call only when it changes, so a socket whose readiness does not
+change costs nothing. A socket that is neither readable nor writable leaves the exposed end
+idle and no selector wakes (no busy loop). The pair is created lazily, on the first
+``fileno()``, so sockets used only in blocking mode cost no descriptors.
+
+Concurrency: :meth:`set` runs with the stack lock held (it is called from the endpoint's
+watchers and after socket calls), which also guards the mirrored state.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+
+_CHUNK = b"\0" * 4096
+
+
+class Readiness:
+    """The descriptor pair of one virtual socket. Needs the stack lock."""
+
+    __slots__ = ("exposed_fd", "inner", "readable", "writable")
+
+    def __init__(self) -> None:
+        exposed, inner = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        # Small buffers: filling the exposed end's send side takes few writes.
+        exposed.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1)
+        inner.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1)
+        exposed.setblocking(False)
+        inner.setblocking(False)
+        self.exposed_fd: int = exposed.detach()
+        self.inner = inner
+        self.readable = False
+        self.writable = True
+
+    def set(self, readable: bool, writable: bool) -> None:
+        """Make the exposed descriptor report *readable* and *writable*."""
+        if readable is not self.readable:
+            if readable:
+                self.inner.send(b"r")
+            else:
+                self._drain(self.exposed_fd)
+            self.readable = readable
+        if writable is not self.writable:
+            if writable:
+                self._drain_inner()
+            else:
+                self._fill()
+            self.writable = writable
+
+    def _fill(self) -> None:
+        fd = self.exposed_fd
+        while True:
+            try:
+                os.write(fd, _CHUNK)
+            except BlockingIOError:
+                return
+
+    def _drain_inner(self) -> None:
+        recv = self.inner.recv
+        while True:
+            try:
+                if not recv(65536):
+                    return
+            except BlockingIOError:
+                return
+
+    @staticmethod
+    def _drain(fd: int) -> None:
+        while True:
+            try:
+                if not os.read(fd, 4096):
+                    return
+            except BlockingIOError:
+                return
+
+    def close_inner(self) -> None:
+        """Close the private end (the exposed one belongs to the socket object)."""
+        self.inner.close()
