@@ -35,6 +35,7 @@ import _socket
 import errno
 import os
 import socket as _stdlib_socket
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -378,12 +379,21 @@ class socket(_stdlib_socket.socket):
         return twin
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-            try:
-                self.close()
-            except Exception:
-                pass
+        if getattr(self, "_closed", True):
+            return
+        if sys.is_finalizing():
+            return  # the interpreter is going away: no warnings, no locks, no threads
+        warnings.warn(
+            f"unclosed <usersock.socket fd={_CSocket.fileno(self)}, family={self._vfamily},"
+            f" type={self._vtype}, proto={self._vproto}>",
+            ResourceWarning,
+            stacklevel=2,
+            source=self,
+        )
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __repr__(self) -> str:
         closed = self._closed

@@ -19,6 +19,7 @@ protocols (by IP protocol number) are injected as factories taking the stack.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -381,6 +382,8 @@ class Stack:
         """Arm *obj*'s timer for *deadline* (``None`` disarms). Needs the stack lock."""
         if self._timers.arm(obj, deadline) and not self.clock.manual and not self.closed:
             if self._timer_thread is None:
+                if sys.is_finalizing():
+                    return  # no new threads while the interpreter shuts down
                 self._timer_thread = threading.Thread(
                     target=self._timer_loop, name="usersock-timers", daemon=True
                 )
