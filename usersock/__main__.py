@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-
 USAGE = """usage:
   python -m usersock demo [--trace] [--pcap FILE] [--clients N]
       the gVisor seed: a TCP server on 192.168.1.1:8080 and clients, on one stack

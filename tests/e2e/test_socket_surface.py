@@ -141,7 +141,7 @@ def test_detach_of_a_virtual_socket_fails_loudly(stack: usersock.Stack) -> None:
 
 
 def test_socket_options(stack: usersock.Stack) -> None:
-    cli, conn = pair(stack)
+    cli, _conn = pair(stack)
     assert cli.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
     assert cli.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     for level, opt in (

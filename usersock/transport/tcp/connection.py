@@ -16,15 +16,28 @@ changes state, and the caller then collects what must go out with
 and receiving halves live in :mod:`.sender` and :mod:`.receiver`, and every state change goes
 through :meth:`Connection._set_state` and the table in :mod:`.state`.
 
+The connection is one class spread over modules by concern, as gVisor spreads its endpoint
+over ``connect.go``, ``snd.go``, ``rcv.go`` and ``timer.go``. This module keeps the object,
+segment arrival (the hot path), segment output and the user's data calls; the other parts are
+functions taking the connection as their first argument:
+
+* :mod:`.handshake` — SYN and SYN,ACK, option negotiation, SYN-SENT processing;
+* :mod:`.closing` — FIN, close, abort, resets sent and received, teardown;
+* :mod:`.timers` — the one deadline the caller sleeps on and what each timer does;
+* :mod:`.sender` (with :mod:`.recovery` and :mod:`.scoreboard`) and :mod:`.receiver` — the
+  two halves of the data transfer, each an object the connection owns.
+
 Calls are not thread-safe: the stack calls them with its lock held.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from usersock.errors import Err, StackError
+from usersock.transport.tcp import closing, handshake, timers
+from usersock.transport.tcp.config import TCPConfig
+from usersock.transport.tcp.handshake import DEFAULT_PEER_MSS, wscale_for
 from usersock.transport.tcp.receiver import Receiver
 from usersock.transport.tcp.sender import Sender
 from usersock.transport.tcp.seqnum import HALF, MASK
@@ -36,52 +49,15 @@ from usersock.transport.tcp.state import (
     IllegalTransition,
     State,
 )
-from usersock.wire.tcp import ACK, FIN, NO_OPTIONS, RST, SYN, TCPHeader, TCPOptions
+from usersock.wire.tcp import ACK, FIN, NO_OPTIONS, RST, SYN, TCPHeader
 
 __all__ = ["Connection", "State", "TCPConfig", "reset_for"]
 
 _logger = logging.getLogger("usersock.tcp")
 
-#: RFC 9293 section 3.7.1: the MSS to assume when the peer sends no MSS option (IPv4).
-DEFAULT_PEER_MSS = 536
-#: Bytes the timestamp option takes in every segment (RFC 7323 section 3, padded).
-TS_OPTION_LEN = 12
-
 Segment = tuple[TCPHeader, "bytes | memoryview"]
 
 _S = State
-
-
-@dataclass
-class TCPConfig:
-    """Per-connection settings; mutable before and (for most fields) while connected.
-
-    ``mss`` is what we announce and the largest segment we send (route MTU minus 40 for
-    IPv4, 60 for IPv6). ``delayed_ack == 0`` acknowledges when the stack goes idle
-    (:meth:`Connection.flush_ack`), ``> 0`` is the maximum delay of RFC 9293 section 3.8.6.3.
-    Times are in seconds; the retry counts are as Linux's ``tcp_syn_retries`` and
-    ``tcp_retries2``.
-    """
-
-    mss: int = 1460
-    rcv_buf: int = 262144
-    snd_buf: int = 262144
-    nodelay: bool = False
-    delayed_ack: float = 0.0
-    window_scaling: bool = True
-    sack: bool = True
-    timestamps: bool = True
-    rto_initial: float = 1.0
-    rto_min: float = 0.2
-    rto_max: float = 120.0
-    syn_retries: int = 6
-    retries2: int = 15
-    time_wait: float = 60.0
-    keepalive: bool = False
-    keepidle: float = 7200.0
-    keepintvl: float = 75.0
-    keepcnt: int = 9
-    fin_wait2_timeout: float = 60.0
 
 
 def reset_for(hdr: TCPHeader, payload_len: int) -> TCPHeader | None:
@@ -98,14 +74,6 @@ def reset_for(hdr: TCPHeader, payload_len: int) -> TCPHeader | None:
         return TCPHeader(hdr.dst_port, hdr.src_port, hdr.ack, 0, RST, 0)
     seglen = payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
     return TCPHeader(hdr.dst_port, hdr.src_port, 0, (hdr.seq + seglen) & MASK, RST | ACK, 0)
-
-
-def _wscale_for(buf: int) -> int:
-    """The smallest window shift that lets a 16-bit field describe *buf* (max 14)."""
-    shift = 0
-    while shift < 14 and (buf >> shift) > 0xFFFF:
-        shift += 1
-    return shift
 
 
 class Connection:
@@ -166,7 +134,7 @@ class Connection:
         self._now = now
         self._passive = False
         self._peer_mss = DEFAULT_PEER_MSS
-        self._our_wscale = _wscale_for(config.rcv_buf) if config.window_scaling else 0
+        self._our_wscale = wscale_for(config.rcv_buf) if config.window_scaling else 0
         self._ws_ok = False
         self._ts_ok = False
         self._sack_ok = False
@@ -211,49 +179,10 @@ class Connection:
         conn._passive = True
         conn._set_state(Event.PASSIVE_OPEN)
         conn.segments_in += 1
-        conn._accept_syn(syn)
+        handshake.accept_syn(conn, syn)
         conn._set_state(Event.RCV_SYN)
         conn._syn_pending = True
         return conn
-
-    def _accept_syn(self, syn: TCPHeader) -> None:
-        """Record the peer's SYN: IRS, its window and the options both sides offered."""
-        rcv, snd, cfg = self.rcv, self.snd, self.config
-        rcv.start(syn.seq)
-        opts = syn.options
-        self._peer_mss = opts.mss if opts.mss else DEFAULT_PEER_MSS
-        # RFC 7323 section 2.2 / RFC 2018 section 2: an option is used only if both sides
-        # put it in their SYN (when we answer, we only echo what the peer offered).
-        self._ws_ok = cfg.window_scaling and opts.wscale is not None
-        if self._ws_ok:
-            assert opts.wscale is not None
-            snd.snd_wscale = min(opts.wscale, 14)
-            rcv.rcv_wscale = self._our_wscale
-        else:
-            snd.snd_wscale = 0
-            rcv.rcv_wscale = 0
-        self._sack_ok = cfg.sack and opts.sack_permitted
-        snd.sack_enabled = rcv.sack_enabled = self._sack_ok
-        ts = opts.timestamps
-        self._ts_ok = cfg.timestamps and ts is not None
-        snd.ts_enabled = self._ts_ok
-        if ts is not None and self._ts_ok:
-            rcv.ts_recent = ts[0]
-        overhead = TS_OPTION_LEN if self._ts_ok else 0
-        snd.mss = max(min(self._peer_mss, cfg.mss) - overhead, 64)
-        rcv.mss = max(cfg.mss - overhead, 64)
-        snd.cwnd = snd.mss if self._syn_retransmitted else snd.initial_window()
-        # The window of a SYN is never scaled (RFC 7323 section 2.2).
-        snd.snd_wnd = snd.max_snd_wnd = syn.window
-        snd.snd_wl1 = syn.seq
-        snd.snd_wl2 = snd.snd_una
-
-    def _established(self, event: Event) -> None:
-        self._set_state(event)
-        if self._close_pending:
-            self._close_pending = False
-            self.snd.fin_queued = True
-            self._set_state(Event.CLOSE)
 
     # -- segment arrival (RFC 9293 section 3.10.7) ------------------------------------------
 
@@ -267,7 +196,7 @@ class Connection:
         self._now = now
         state = self.state
         if state is _S.SYN_SENT:
-            self._syn_sent(hdr, now)
+            handshake.syn_sent(self, hdr, now)
             return
         if state is _S.CLOSED:
             # RFC 9293 section 3.10.7.1: a segment for a closed connection gets a reset.
@@ -307,7 +236,7 @@ class Connection:
         # Step 2: RST (RFC 5961 section 3.2): exact match resets, else a challenge ACK.
         if flags & RST:
             if rel == 0:
-                self._reset_by_peer()
+                closing.reset_by_peer(self)
             else:
                 rcv.ack_now = True
             return
@@ -348,7 +277,7 @@ class Connection:
                 snd.on_ack(seq, ack, window, False, rtt, (), now)
                 if window > snd.max_snd_wnd:
                     snd.max_snd_wnd = window
-                self._established(Event.RCV_ACK_OF_SYN)
+                handshake.established(self, Event.RCV_ACK_OF_SYN)
                 state = self.state
             else:
                 snd.on_ack(seq, ack, window, seglen == 0, rtt, hdr.options.sack_blocks, now)
@@ -362,7 +291,7 @@ class Connection:
                     self._wait_deadline = now + self.config.time_wait
                 elif state is _S.LAST_ACK:
                     self._set_state(Event.RCV_ACK_OF_FIN)
-                    self._teardown()
+                    closing.teardown(self)
                     return
                 state = self.state
         # Steps 7 and 8: segment text and FIN.
@@ -372,9 +301,9 @@ class Connection:
             if n and self._orphaned:
                 # Data for a socket the user closed: nobody will read it (RFC 9293
                 # section 3.10.4 leaves this open; Linux resets, and so do we).
-                self._send_reset()
+                closing.send_reset(self)
                 self._set_state(Event.ABORT)
-                self._teardown()
+                closing.teardown(self)
                 return
             if rcv.on_segment(seq, payload, bool(flags & FIN), now):
                 self._set_state(Event.RCV_FIN)
@@ -384,53 +313,6 @@ class Connection:
             rcv.ack_now = True
             if state is _S.TIME_WAIT:
                 self._wait_deadline = now + self.config.time_wait
-
-    def _syn_sent(self, hdr: TCPHeader, now: float) -> None:
-        """RFC 9293 section 3.10.7.3: a segment arrives in SYN-SENT."""
-        flags = hdr.flags
-        snd = self.snd
-        iss = self.iss
-        ack = hdr.ack
-        if flags & ACK:
-            d = (ack - iss) & MASK
-            if d == 0 or d > ((snd.snd_max - iss) & MASK):
-                if not flags & RST:
-                    self._rst_pending = TCPHeader(self.local_port, self.remote_port, ack, 0, RST, 0)
-                return
-        if flags & RST:
-            if flags & ACK:
-                self.error = Err.CONNECTION_REFUSED
-                self._set_state(Event.RCV_RST)
-                self._teardown()
-            return
-        if not flags & SYN:
-            return
-        self._last_heard = now
-        self._accept_syn(hdr)
-        rcv = self.rcv
-        if flags & ACK:
-            rtt = self._ts_rtt(hdr.options.timestamps) if self._ts_ok else None
-            snd.on_ack(hdr.seq, ack, hdr.window, False, rtt, (), now)
-            snd.snd_wnd = snd.max_snd_wnd = hdr.window
-            snd.snd_wl1 = hdr.seq
-            snd.snd_wl2 = ack
-            rcv.ack_now = True
-            self._established(Event.RCV_SYN_ACK)
-        else:
-            # Simultaneous open: answer with SYN,ACK for our ISS.
-            self._set_state(Event.RCV_SYN)
-            snd.snd_nxt = iss
-            self._syn_pending = True
-
-    def _reset_by_peer(self) -> None:
-        """An acceptable RST (RFC 9293 section 3.10.7.4 step 2)."""
-        state = self.state
-        if state is _S.SYN_RECEIVED:
-            self.error = Err.CONNECTION_RESET if self._passive else Err.CONNECTION_REFUSED
-        elif state in (_S.ESTABLISHED, _S.FIN_WAIT_1, _S.FIN_WAIT_2, _S.CLOSE_WAIT):
-            self.error = Err.CONNECTION_RESET
-        self._set_state(Event.RCV_RST)
-        self._teardown()
 
     # -- output --------------------------------------------------------------------------------
 
@@ -466,40 +348,6 @@ class Connection:
         )
         rcv.on_ack_sent()
 
-    def _emit_syn(self, now: float) -> None:
-        """Send (or resend) our SYN in SYN-SENT or SYN,ACK in SYN-RECEIVED."""
-        cfg, snd, rcv = self.config, self.snd, self.rcv
-        iss = self.iss
-        window = min(cfg.rcv_buf, 0xFFFF)
-        tsv = self._tsval()
-        if self.state is _S.SYN_SENT:
-            opts = TCPOptions(
-                mss=cfg.mss,
-                wscale=self._our_wscale if cfg.window_scaling else None,
-                sack_permitted=cfg.sack,
-                timestamps=(tsv, 0) if cfg.timestamps else None,
-            )
-            hdr = TCPHeader(self.local_port, self.remote_port, iss, 0, SYN, window, 0, opts)
-        else:
-            opts = TCPOptions(
-                mss=cfg.mss,
-                wscale=self._our_wscale if self._ws_ok else None,
-                sack_permitted=self._sack_ok,
-                timestamps=(tsv, rcv.ts_recent) if self._ts_ok else None,
-            )
-            hdr = TCPHeader(
-                self.local_port, self.remote_port, iss, rcv.rcv_nxt, SYN | ACK, window, 0, opts
-            )
-            rcv.rcv_adv = (rcv.rcv_nxt + window) & MASK
-            rcv.on_ack_sent()
-        self._out.append((hdr, b""))
-        if snd.snd_max != iss:
-            snd.retransmissions += 1
-            self._syn_retransmitted = True
-        snd.snd_nxt = snd.snd_max = (iss + 1) & MASK
-        if snd.rtx_deadline is None:
-            snd.rtx_deadline = now + snd.current_rto()
-
     def segments_to_send(self, now: float) -> list[Segment]:
         """Everything to transmit now, in order, as ``(header, payload)`` pairs.
 
@@ -518,7 +366,7 @@ class Connection:
             if state is not _S.CLOSED and state is not _S.LISTEN:
                 if self._syn_pending:
                     self._syn_pending = False
-                    self._emit_syn(now)
+                    out.append((handshake.syn_segment(self, now), b""))
                 snd = self.snd
                 if snd.syn_acked:
                     snd.output(now)
@@ -546,97 +394,18 @@ class Connection:
         if rcv.ack_pending and self.config.delayed_ack <= 0:
             rcv.ack_now = True
 
-    def _send_reset(self) -> None:
-        """Queue <SEQ=SND.NXT><CTL=RST> (RFC 9293 section 3.10.5 ABORT); SND.NXT is the
-        highest sequence number sent (SND.MAX), which the peer expects exactly (RFC 5961)."""
-        self._rst_pending = TCPHeader(
-            self.local_port, self.remote_port, self.snd.snd_max, self.rcv.rcv_nxt, RST | ACK, 0
-        )
-
     # -- timers ------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`handle_timer` has work, or ``None`` if no timer runs."""
-        snd = self.snd
-        best = snd.rtx_deadline
-        d = snd.persist_deadline
-        if d is not None and (best is None or d < best):
-            best = d
-        d = self.rcv.delack_deadline
-        if d is not None and (best is None or d < best):
-            best = d
-        d = self._wait_deadline
-        if d is not None and (best is None or d < best):
-            best = d
-        if self.config.keepalive:
-            d = self._keepalive_deadline()
-            if d is not None and (best is None or d < best):
-                best = d
-        return best
-
-    def _keepalive_deadline(self) -> float | None:
-        if self.state is not _S.ESTABLISHED and self.state is not _S.CLOSE_WAIT:
-            return None
-        cfg = self.config
-        if self._keep_probes == 0:
-            return self._last_heard + cfg.keepidle
-        return self._last_probe + cfg.keepintvl
+        return timers.next_deadline(self)
 
     def handle_timer(self, now: float) -> None:
-        """Run every timer due at *now*: retransmission (RFC 6298), persist (RFC 9293
-        3.8.6.1), delayed ACK, keepalive (RFC 9293 3.8.4), TIME-WAIT and FIN-WAIT-2."""
+        """Run every timer due at *now*: retransmission (RFC 6298), tail loss probe (RFC 8985
+        section 7), persist (RFC 9293 3.8.6.1), delayed ACK, keepalive (RFC 9293 3.8.4),
+        TIME-WAIT and FIN-WAIT-2 (see :mod:`.timers`)."""
         self._now = now
-        state = self.state
-        if state is _S.CLOSED:
-            return
-        snd = self.snd
-        handshake = state is _S.SYN_SENT or state is _S.SYN_RECEIVED
-        if snd.on_timer(now, handshake):
-            self._give_up()
-            return
-        if handshake and snd.snd_nxt == self.iss:
-            self._syn_pending = True
-        self.rcv.on_timer(now)
-        d = self._wait_deadline
-        if d is not None and now >= d:
-            self._wait_deadline = None
-            if state is _S.TIME_WAIT:
-                self._set_state(Event.TIMEOUT)
-                self._teardown()
-                return
-            if state is _S.FIN_WAIT_2:
-                self._send_reset()
-                self._set_state(Event.TIMEOUT)
-                self._teardown()
-                return
-        cfg = self.config
-        if cfg.keepalive:
-            d = self._keepalive_deadline()
-            if d is not None and now >= d:
-                if snd.snd_max != snd.snd_una or snd.has_unsent():
-                    self._last_heard = now  # the retransmission timer watches the peer
-                elif self._keep_probes >= cfg.keepcnt:
-                    self._give_up()
-                else:
-                    self._keep_probes += 1
-                    self._last_probe = now
-                    self._keep_probe_pending = True
-
-    def _give_up(self) -> None:
-        """Retransmissions or probes went unanswered: ETIMEDOUT (RFC 9293 3.8.3, R2)."""
-        self.error = Err.TIMED_OUT
-        if self.state is not _S.SYN_SENT:
-            self._send_reset()
-        self._set_state(Event.TIMEOUT)
-        self._teardown()
-
-    def _teardown(self) -> None:
-        """Entering CLOSED: stop every timer and drop what can no longer be sent."""
-        self.snd.teardown()
-        self.rcv.teardown()
-        self._wait_deadline = None
-        self._syn_pending = False
-        self._keep_probe_pending = False
+        timers.handle_timer(self, now)
 
     # -- the user side ---------------------------------------------------------------------
 
@@ -714,19 +483,7 @@ class Connection:
         Deferred until ESTABLISHED when called during the handshake; a no-op if already
         shut down. Raises ``StackError(NOT_CONNECTED)`` on a connection never opened.
         """
-        state = self.state
-        if state is _S.CLOSED or state is _S.LISTEN:
-            if self.error is None and self.snd.snd_max == self.iss and not self._passive:
-                raise StackError(Err.NOT_CONNECTED)
-            return
-        if self._write_shut:
-            return
-        self._write_shut = True
-        if state is _S.SYN_SENT or state is _S.SYN_RECEIVED:
-            self._close_pending = True
-        elif state is _S.ESTABLISHED or state is _S.CLOSE_WAIT:
-            self.snd.fin_queued = True
-            self._set_state(Event.CLOSE)
+        closing.shutdown_write(self)
 
     def close(self) -> None:
         """The user closed the socket (RFC 9293 section 3.10.4).
@@ -736,20 +493,7 @@ class Connection:
         own (FIN-WAIT-2 is then bounded by ``fin_wait2_timeout``). In SYN-SENT it simply
         ends.
         """
-        state = self.state
-        if state is _S.CLOSED:
-            return
-        if state is _S.LISTEN or state is _S.SYN_SENT:
-            self._set_state(Event.CLOSE)
-            self._teardown()
-            return
-        self._orphaned = True
-        if self.rcv.buf and state is not _S.TIME_WAIT:
-            self.abort()
-            return
-        self.shutdown_write()
-        if self.state is _S.FIN_WAIT_2 and self._wait_deadline is None:
-            self._wait_deadline = self._now + self.config.fin_wait2_timeout
+        closing.close(self)
 
     def abort(self) -> None:
         """Reset the connection now (RFC 9293 section 3.10.5; ``SO_LINGER`` 0).
@@ -757,20 +501,7 @@ class Connection:
         A RST is queued in the states where the peer holds a connection; the local side
         ends in CLOSED without an error.
         """
-        state = self.state
-        if state is _S.CLOSED:
-            return
-        if state in (
-            _S.SYN_RECEIVED,
-            _S.ESTABLISHED,
-            _S.FIN_WAIT_1,
-            _S.FIN_WAIT_2,
-            _S.CLOSE_WAIT,
-        ):
-            self._send_reset()
-        self._set_state(Event.ABORT)
-        self._teardown()
-        self.rcv.buf.clear()
+        closing.abort(self)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from usersock.transport.tcp.seqnum import HALF, MASK, MOD
 from usersock.wire.tcp import TCPOptions
 
 if TYPE_CHECKING:
-    from usersock.transport.tcp.connection import TCPConfig
+    from usersock.transport.tcp.config import TCPConfig
 
 
 class Receiver:

@@ -12,16 +12,16 @@ data bytes from the first one, so they never wrap. Offset ``o`` is sequence numb
 The data between SND.UNA and SND.MAX *is* the retransmission queue (as in BSD and Linux there
 are no per-segment records): a retransmission re-slices the buffer. ``snd_nxt`` goes back to
 SND.UNA after a retransmission timeout (go-back-N, skipping what the peer SACKed) and moves
-forward again under the congestion window.
+forward again under the congestion window; every other retransmission is one segment sent by
+:meth:`Sender.send_range` for the recovery object, with SND.NXT left at SND.MAX.
 
 * RTO: RFC 6298 (SRTT/RTTVAR, exponential backoff, ``rto_min``/``rto_max``). RTT samples come
   from the timestamp echo when RFC 7323 timestamps are in use, else from one timed segment
   per RTT under Karn's algorithm (a retransmission cancels the sample).
 * Congestion control: RFC 5681 slow start (with RFC 3465 byte counting, L = 2*SMSS) and
-  congestion avoidance, fast retransmit on the third duplicate ACK and fast recovery with the
-  NewReno partial-ACK rules of RFC 6582. With SACK (RFC 2018) a scoreboard of SACKed ranges
-  lets recovery retransmit the holes below the highest SACKed byte, one per ACK, and never
-  resend SACKed data.
+  congestion avoidance here; the reaction to loss — Limited Transmit, fast retransmit and
+  recovery (NewReno without SACK, RFC 6675 with it) and the tail loss probe — in
+  :mod:`.recovery`, with the SACK scoreboard in :mod:`.scoreboard`.
 * Segmentation: the effective MSS of RFC 9293 section 3.7.1 minus the timestamp option;
   Nagle (RFC 9293 section 3.7.4, RFC 896) unless ``nodelay``; sender-side silly window
   avoidance (RFC 9293 section 3.8.6.2.1).
@@ -39,11 +39,13 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from usersock.transport.tcp.recovery import LossRecovery, RenoRecovery, SACKRecovery
+from usersock.transport.tcp.scoreboard import Scoreboard
 from usersock.transport.tcp.seqnum import HALF, MASK
 from usersock.wire.tcp import FIN, PSH
 
 if TYPE_CHECKING:
-    from usersock.transport.tcp.connection import TCPConfig
+    from usersock.transport.tcp.config import TCPConfig
 
 #: ``emit(seq, flags, payload)``: hand one segment to the connection (flags beyond ACK).
 Emit = Callable[[int, int, "bytes | memoryview"], None]
@@ -125,7 +127,8 @@ class Sender:
 
     Owned by one :class:`~usersock.transport.tcp.connection.Connection`, which feeds it the
     ACK fields of every acceptable segment (:meth:`on_ack`), fires its timers
-    (:meth:`on_rto`, :meth:`on_persist`) and asks it to transmit (:meth:`output`).
+    (:meth:`on_timer`) and asks it to transmit (:meth:`output`). Loss recovery is delegated
+    to ``lr`` (:mod:`.recovery`), which works on the variables here.
     """
 
     __slots__ = (
@@ -142,6 +145,7 @@ class Sender:
         "force_send",
         "in_recovery",
         "iss",
+        "lr",
         "max_snd_wnd",
         "mss",
         "persist_backoff",
@@ -149,16 +153,16 @@ class Sender:
         "probe_pending",
         "probes_out",
         "recover",
+        "recovery_due",
         "retransmissions",
-        "rexmit_next",
-        "rexmit_pending",
         "rto",
         "rtt_seq",
         "rtt_time",
         "rttvar",
         "rtx_deadline",
+        "rxt_time",
         "sack_enabled",
-        "sacked",
+        "scoreboard",
         "snd_max",
         "snd_nxt",
         "snd_una",
@@ -169,6 +173,8 @@ class Sender:
         "srtt",
         "ssthresh",
         "syn_acked",
+        "tlp_deadline",
+        "tlp_high",
         "ts_enabled",
     )
 
@@ -196,11 +202,14 @@ class Sender:
         self.cwnd = self.initial_window()
         self.ssthresh = _CWND_MAX
         self.ca_acked = 0
+        # Loss recovery (:mod:`.recovery`): duplicate ACKs counted, whether a fast recovery
+        # runs, where it ends (RFC 6582 "recover", RFC 6675 RecoveryPoint), and whether the
+        # next output has recovery work (retransmissions, Limited Transmit, a probe).
         self.dupacks = 0
         self.in_recovery = False
         self.recover = iss
-        self.rexmit_pending = 0
-        self.rexmit_next = 0
+        self.recovery_due = False
+        self.lr: LossRecovery = RenoRecovery(self)
         # RTO (RFC 6298).
         self.srtt: float | None = None
         self.rttvar = 0.0
@@ -209,6 +218,11 @@ class Sender:
         self.rtt_seq: int | None = None
         self.rtt_time = 0.0
         self.rtx_deadline: float | None = None
+        # Tail loss probe (RFC 8985 section 7): its timer, and TLP.end_seq while one is out.
+        self.tlp_deadline: float | None = None
+        self.tlp_high: int | None = None
+        #: When the segment at SND.UNA was last retransmitted (:mod:`.recovery`).
+        self.rxt_time: float | None = None
         # Persist timer (RFC 9293 section 3.8.6.1).
         self.persist_deadline: float | None = None
         self.persist_backoff = 0
@@ -217,10 +231,15 @@ class Sender:
         self.force_send = False
         self.ts_enabled = False
         self.sack_enabled = False
-        #: SACKed stream-offset ranges above SND.UNA, sorted and disjoint (RFC 2018).
-        self.sacked: list[list[int]] = []
+        #: What the peer SACKed above SND.UNA (RFC 2018), by stream offset.
+        self.scoreboard = Scoreboard()
         self.bytes_sent = 0
         self.retransmissions = 0
+
+    def set_sack(self, enabled: bool) -> None:
+        """The handshake settled SACK (RFC 2018 section 2): pick the loss recovery."""
+        self.sack_enabled = enabled
+        self.lr = SACKRecovery(self) if enabled else RenoRecovery(self)
 
     # -- sizes -----------------------------------------------------------------------------
 
@@ -313,13 +332,19 @@ class Sender:
         una = self.snd_una
         adv = (ack - una) & MASK
         self.probes_out = 0  # the peer answers (Linux resets icsk_probes_out here too)
+        newly = 0
         if sack_blocks and self.sack_enabled:
-            self._update_sacked(sack_blocks)
+            base = self.buf.start
+            newly = self.scoreboard.update(
+                sack_blocks, base, (self.iss + 1 + base) & MASK, (self.snd_max - una) & MASK
+            )
         if adv == 0:
             old_wnd = self.snd_wnd
             self.update_window(seq, ack, window)
-            if pure and self.snd_max != una and window == old_wnd:
-                self._on_dupack(ack)
+            # A duplicate ACK: with SACK, one that SACKs new data (RFC 6675 section 2);
+            # without, one with no data and no window change (RFC 5681 section 2).
+            if self.snd_max != una and (newly if self.sack_enabled else pure and window == old_wnd):
+                self.lr.on_dupack(ack, now)
             return 0
         # New data acknowledged (RFC 9293 section 3.10.7.4, RFC 5681 section 3).
         acked = adv
@@ -344,19 +369,9 @@ class Sender:
             self.rtt_seq = None
         self.backoff = 0
         mss = self.mss
+        self.rxt_time = None
         if self.in_recovery:
-            if ((ack - self.recover) & MASK) < HALF:
-                # Full acknowledgment: leave fast recovery (RFC 6582 section 3.2 step 3).
-                self.in_recovery = False
-                flight = (self.snd_max - ack) & MASK
-                self.cwnd = min(self.ssthresh, max(flight, mss) + mss)
-            else:
-                # Partial acknowledgment: retransmit the next hole, deflate (RFC 6582 3.2 4).
-                if self.rexmit_next <= buf.start:
-                    self.rexmit_pending += 1
-                self.cwnd -= min(acked, self.cwnd - mss)
-                if acked >= mss:
-                    self.cwnd += mss
+            self.lr.on_recovery_ack(ack, acked, now)
         elif self.cwnd < self.ssthresh:
             # Slow start with appropriate byte counting (RFC 5681 3.1, RFC 3465 L=2*SMSS).
             self.cwnd += acked if acked < 2 * mss else 2 * mss
@@ -369,98 +384,30 @@ class Sender:
         if self.cwnd > _CWND_MAX:
             self.cwnd = _CWND_MAX
         self.dupacks = 0
-        sacked = self.sacked
-        if sacked:
-            while sacked and sacked[0][1] <= buf.start:
-                del sacked[0]
-            if sacked and sacked[0][0] < buf.start:
-                sacked[0][0] = buf.start
-        # RFC 6298 section 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+        if self.scoreboard.ranges:
+            self.scoreboard.advance(buf.start)
+        tlp_high = self.tlp_high
+        if tlp_high is not None and ((ack - tlp_high) & MASK) < HALF:
+            self.lr.on_probe_acked()
+        if newly and not self.in_recovery:
+            self.lr.on_dupack(ack, now)  # SACKed new data: a duplicate ACK too (RFC 6675 section 5)
+        # RFC 6298 section 5.2/5.3: stop the timer when all is acknowledged, else restart it;
+        # RFC 8985 section 7.2: likewise the probe timer.
         if self.snd_max == ack:
             self.rtx_deadline = None
+            self.tlp_deadline = None
         else:
             self.rtx_deadline = now + self.current_rto()
+            self.lr.arm_probe(now)
         return adv
-
-    def _on_dupack(self, ack: int) -> None:
-        """A duplicate ACK (RFC 5681 section 3.2, RFC 6582 section 3.2)."""
-        self.dupacks += 1
-        mss = self.mss
-        if self.in_recovery:
-            # Each further duplicate ACK means a segment left the network: inflate.
-            self.cwnd += mss
-            if self.sack_enabled and self._next_hole() is not None:
-                self.rexmit_pending += 1
-        elif self.dupacks == 3 and ((ack - 1 - self.recover) & MASK) - 1 < HALF - 1:
-            # Fast retransmit; enter fast recovery.
-            flight = (self.snd_max - self.snd_una) & MASK
-            self.ssthresh = max(flight // 2, 2 * mss)
-            self.recover = self.snd_max
-            self.cwnd = self.ssthresh + 3 * mss
-            self.in_recovery = True
-            self.rexmit_next = self.buf.start
-            self.rexmit_pending = 1
-
-    def _update_sacked(self, blocks: tuple[tuple[int, int], ...]) -> None:
-        """Merge the peer's SACK blocks into the scoreboard (RFC 2018 section 5)."""
-        base = self.buf.start
-        base_seq = (self.iss + 1 + base) & MASK
-        limit = (self.snd_max - base_seq) & MASK
-        sacked = self.sacked
-        for left, right in blocks:
-            lo = (left - base_seq) & MASK
-            hi = (right - base_seq) & MASK
-            if lo >= hi or hi > limit:
-                continue  # stale (below SND.UNA, e.g. D-SACK) or bogus
-            lo += base
-            hi += base
-            i = 0
-            n = len(sacked)
-            while i < n and sacked[i][1] < lo:
-                i += 1
-            j = i
-            while j < n and sacked[j][0] <= hi:
-                lo = min(lo, sacked[j][0])
-                hi = max(hi, sacked[j][1])
-                j += 1
-            sacked[i:j] = [[lo, hi]]
-
-    def _next_hole(self) -> tuple[int, int] | None:
-        """The next (offset, length) to retransmit in fast recovery, skipping SACKed data.
-
-        Without SACK only the segment at SND.UNA is a known hole; with SACK, every
-        un-SACKed range below the highest SACKed byte is (RFC 6675's "lost" rule,
-        simplified). A length of 0 means only our FIN is missing.
-        """
-        if not self.syn_acked:
-            return None
-        buf = self.buf
-        off = self.rexmit_next if self.rexmit_next > buf.start else buf.start
-        sent_end = buf.start + ((self.snd_max - self.snd_una) & MASK)
-        if self.sacked:
-            limit = -1
-            for lo, hi in self.sacked:
-                if off < lo:
-                    limit = lo
-                    break
-                if off < hi:
-                    off = hi
-            if limit < 0:
-                return None
-        else:
-            if off > buf.start:
-                return None
-            limit = sent_end
-        if off >= sent_end:
-            return None
-        n = min(self.mss, limit - off, buf.end - off)
-        return off, n if n > 0 else 0
 
     def on_rto(self, now: float) -> None:
         """The retransmission timer expired (RFC 6298 section 5.4-5.6, RFC 5681 eq. 4).
 
-        Collapses cwnd to one segment, goes back to SND.UNA and doubles the timeout. The
-        SACK scoreboard is cleared as RFC 2018 section 8 recommends.
+        Collapses cwnd to one segment, ends any recovery, goes back to SND.UNA and doubles the
+        timeout. The SACK scoreboard is cleared as RFC 2018 section 8 recommends (the peer
+        may have reneged); ACKs refill it and go-back-N skips what they SACK (RFC 6675
+        section 5.1).
         """
         mss = self.mss
         flight = (self.snd_max - self.snd_una) & MASK
@@ -469,17 +416,14 @@ class Sender:
         self.backoff += 1
         self.cwnd = mss
         self.ca_acked = 0
-        self.in_recovery = False
-        self.dupacks = 0
-        self.rexmit_pending = 0
-        self.recover = self.snd_max
+        self.lr.on_rto()
         self.snd_nxt = self.snd_una
         self.rtt_seq = None
-        self.sacked.clear()
+        self.scoreboard.clear()
         self.rtx_deadline = now + self.current_rto()
 
     def on_timer(self, now: float, handshake: bool) -> bool:
-        """Fire the retransmission and persist timers due at *now*.
+        """Fire the retransmission, probe and persist timers due at *now*.
 
         Returns True when the connection must give up: ``syn_retries`` (handshake) or
         ``retries2`` retransmissions or unanswered probes went by (RFC 9293 3.8.3, R2).
@@ -501,6 +445,9 @@ class Sender:
                 self.on_rto(now)
             else:
                 self.rtx_deadline = None
+        d = self.tlp_deadline
+        if d is not None and now >= d:
+            self.lr.on_probe_timer(now)
         d = self.persist_deadline
         if d is not None and now >= d:
             if self.probes_out >= cfg.retries2:
@@ -511,9 +458,10 @@ class Sender:
     def teardown(self) -> None:
         """The connection closed: stop the timers, drop unsent and unacknowledged data."""
         self.rtx_deadline = None
+        self.tlp_deadline = None
         self.persist_deadline = None
         self.probe_pending = False
-        self.rexmit_pending = 0
+        self.recovery_due = False
         self.buf.release(self.buf.end)
 
     def on_persist(self, now: float) -> None:
@@ -546,12 +494,13 @@ class Sender:
         if not self.syn_acked or self.fin_acked:
             self.persist_deadline = None
             return
-        if self.rexmit_pending:
-            self._retransmit_holes(now)
+        recovering = self.recovery_due
+        cwnd = self.lr.output(now) if recovering else self.cwnd
         buf = self.buf
         mss = self.mss
         una = self.snd_una
-        wnd = self.snd_wnd if self.snd_wnd < self.cwnd else self.cwnd
+        wnd = self.snd_wnd if self.snd_wnd < cwnd else cwnd
+        snd_max = self.snd_max
         force = self.force_send
         self.force_send = False
         emit = self.emit
@@ -580,10 +529,10 @@ class Sender:
             if avail < n:
                 n = avail
             retrans = nxt != self.snd_max
-            if retrans and self.sacked:
+            if retrans and self.scoreboard.ranges:
                 # Go-back-N after an RTO: never resend what the peer SACKed.
                 skip = False
-                for lo, hi in self.sacked:
+                for lo, hi in self.scoreboard.ranges:
                     if off < lo:
                         if off + n > lo:
                             n = lo - off
@@ -609,6 +558,10 @@ class Sender:
                     flags = PSH | FIN
             emit(nxt, flags, buf.get(off, n))
             self._sent(nxt, (nxt + n + (flags & FIN)) & MASK, n, retrans, now)
+        if recovering and self.in_recovery:
+            self.lr.output_tail(now)
+        if (recovering or self.snd_max != snd_max) and self.srtt is not None:
+            self.lr.arm_probe(now)  # new data went out (RFC 8985 section 7.2)
         # Persist timer: data waits, nothing is in flight, so no ACK will come to clock us.
         if self.snd_max == una and self.rtx_deadline is None and self.has_unsent():
             if self.persist_deadline is None:
@@ -626,31 +579,41 @@ class Sender:
         if retrans:
             self.retransmissions += 1
             self.rtt_seq = None  # Karn: never time a retransmitted segment
+            if seq == self.snd_una:
+                self.rxt_time = now
         elif self.rtt_seq is None and not self.ts_enabled:
             self.rtt_seq = seq
             self.rtt_time = now
         if self.rtx_deadline is None:
             self.rtx_deadline = now + self.current_rto()
 
-    def _retransmit_holes(self, now: float) -> None:
-        """Fast retransmit / recovery: resend ``rexmit_pending`` holes (RFC 5681, 6582)."""
+    def send_range(self, off: int, end: int, now: float) -> int:
+        """Send one segment for loss recovery: at most an MSS of data from stream offset
+        *off*, not reaching *end* (a SACKed byte, or the end of what was sent, one past the
+        data if it includes our FIN). The FIN goes with the last data byte when *end* covers
+        it. Data at SND.MAX is new (a probe); anything below is a retransmission, which
+        leaves SND.NXT alone. Returns the offset after the segment (the FIN counts one).
+        """
         buf = self.buf
-        while self.rexmit_pending > 0:
-            self.rexmit_pending -= 1
-            hole = self._next_hole()
-            if hole is None:
-                self.rexmit_pending = 0
-                break
-            off, n = hole
-            flags = 0
-            if off + n == buf.end:
-                flags = PSH
-                if self.fin_queued and buf.start + ((self.snd_max - self.snd_una) & MASK) > buf.end:
-                    flags = PSH | FIN
-            self.emit((self.iss + 1 + off) & MASK, flags, buf.get(off, n) if n else b"")
+        n = (end if end < buf.end else buf.end) - off
+        if n > self.mss:
+            n = self.mss
+        elif n < 0:
+            n = 0
+        flags = 0
+        if off + n == buf.end:
+            flags = PSH
+            if self.fin_queued and end > buf.end:
+                flags = PSH | FIN
+        seq = (self.iss + 1 + off) & MASK
+        fin = flags & FIN
+        self.emit(seq, flags, buf.get(off, n) if n else b"")
+        if seq == self.snd_max:
+            self._sent(seq, (seq + n + fin) & MASK, n, False, now)
+        else:
             self.retransmissions += 1
             self.bytes_sent += n
-            self.rtt_seq = None
-            self.rexmit_next = off + (n if n else 1)
-        if self.rtx_deadline is None:
-            self.rtx_deadline = now + self.current_rto()
+            self.rtt_seq = None  # Karn: never time a retransmitted segment
+            if self.rtx_deadline is None:
+                self.rtx_deadline = now + self.current_rto()
+        return off + n + fin
