@@ -14,6 +14,8 @@ from usersock import link
 from usersock.api import Stack
 from usersock.clock import Clock, ManualClock, MonotonicClock
 from usersock.errors import Err, StackError
+from usersock.net import Network, RealNetworkBlocked
+from usersock.patch import is_patched, patched
 from usersock.sockets import socket
 from usersock.stack.route import Route
 
@@ -22,10 +24,14 @@ __all__ = [
     "Err",
     "ManualClock",
     "MonotonicClock",
+    "Network",
+    "RealNetworkBlocked",
     "Route",
     "Stack",
     "StackError",
+    "is_patched",
     "link",
+    "patched",
     "socket",
 ]
 __version__ = "0.1.0"

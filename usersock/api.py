@@ -61,6 +61,10 @@ class Stack(_CoreStack):
         """Every address is the stack's business: routes decide (no real network here)."""
         return True
 
+    def allows(self, addr: bytes, port: int) -> bool:
+        """A bare stack never reaches the real network."""
+        return False
+
     def check_real(self, addr: bytes, port: int) -> None:
         """Never called for a bare stack (every address is virtual)."""
 

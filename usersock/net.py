@@ -32,6 +32,8 @@ from usersock.transport.tcp.endpoint import TCPEndpoint
 if TYPE_CHECKING:
     from usersock.sockets import socket as VirtualSocket
 
+_LOOPBACK = {4: parse_address("127.0.0.1"), 6: parse_address("::1")}
+
 #: Where ``add_host`` takes addresses from when none is given (RFC 2544 benchmarking range).
 AUTO_SUBNET = ipaddress.ip_network("198.18.0.0/15")
 
@@ -119,7 +121,9 @@ class Network:
         self.stack.add_address(1, "::1/128")
         self.stack.set_route_table([Route("0.0.0.0/0", nic=1), Route("::/0", nic=1)])
         self._lock = threading.Lock()
-        self.hosts: dict[str, list[bytes]] = {"localhost": [parse_address("127.0.0.1")]}
+        self.hosts: dict[str, list[bytes]] = {
+            "localhost": [parse_address("127.0.0.1"), parse_address("::1")]
+        }
         self.stack.hosts = self.hosts
         self._next_auto = int(AUTO_SUBNET.network_address) + 1
         self.allow: list[Allowed] = [Allowed.parse(e) for e in allow]
@@ -169,24 +173,20 @@ class Network:
         return self.stack.has_address(addr)
 
     def resolve_host(self, host: str, version: int, for_bind: bool = False) -> bytes:
-        """The packed address a socket's ``connect``/``bind`` uses for *host*.
-
-        Virtual names and literals as :meth:`usersock.Stack.resolve_host`; a name the user
-        allowed goes to the real resolver (its addresses are then allowed too). Raises
-        ``socket.gaierror`` for other names.
+        """The packed address a socket's ``connect``/``bind``/``sendto`` uses for *host*,
+        resolved as CPython's ``setipaddr`` does over the virtual hosts table
+        (:func:`usersock.dns.resolve_socket_host`): literals (``"127.1"`` too), virtual
+        names, ``""`` (the wildcard for ``bind``; for ``connect``, the loopback address, as
+        Linux treats a connect to ``0.0.0.0``). A name the user allowed goes to the real
+        resolver. Raises ``socket.gaierror`` for other names.
         """
-        try:
-            return self.stack.resolve_host(host, version, for_bind)
-        except _socket.gaierror:
-            if not self.name_allowed(host):
-                raise
         from usersock import dns
 
         family = _socket.AF_INET if version == 4 else _socket.AF_INET6
-        infos = dns.real_getaddrinfo(host, None, family, _socket.SOCK_STREAM)
-        addrs = [parse_address(info[4][0].split("%")[0]) for info in infos]
-        self.allow_resolved(host, addrs)
-        return addrs[0]
+        packed = dns.resolve_socket_host(self, host, family)
+        if not for_bind and not any(packed):
+            return _LOOPBACK[version]
+        return packed
 
     def name_allowed(self, name: str) -> bool:
         """True if *name* may be resolved by the real resolver."""
@@ -202,10 +202,15 @@ class Network:
                 for port in ports:
                     self._allowed_addresses.add((addr, port))
 
+    def allows(self, addr: bytes, port: int) -> bool:
+        """True if the user allowed *addr*:*port* to reach the real network."""
+        allowed = self._allowed_addresses
+        return bool(allowed) and ((addr, port) in allowed or (addr, None) in allowed)
+
     def check_real(self, addr: bytes, port: int) -> None:
         """Return if the real address *addr*:*port* was allowed, else raise
         :class:`RealNetworkBlocked` naming it and the ``allow=`` entry that would allow it."""
-        if (addr, port) in self._allowed_addresses or (addr, None) in self._allowed_addresses:
+        if self.allows(addr, port):
             return
         text = format_address(addr)
         shown = f"[{text}]:{port}" if len(addr) == 16 else f"{text}:{port}"

@@ -317,11 +317,15 @@ class socket(_stdlib_socket.socket):
             ep.close()
 
     def _maybe_real(self, addr: bytes, port: int) -> bool:
-        """For a destination the network does not own: check it was allowed (raises
-        otherwise) and become real. Returns True if the socket is now real."""
-        if self._net.is_virtual(addr):
-            return False
-        self._net.check_real(addr, port)
+        """Decide where a destination lives. One the user allowed goes real (even on
+        127.0.0.1: ``allow=["127.0.0.1:5432"]`` reaches a real local database); one the
+        network owns stays virtual; any other raises (``check_real``). Returns True if the
+        socket is now real."""
+        net = self._net
+        if not net.allows(addr, port):
+            if net.is_virtual(addr):
+                return False
+            net.check_real(addr, port)
         with self._stack.lock:
             self._become_real()
         return True
@@ -372,7 +376,7 @@ class socket(_stdlib_socket.socket):
         if self._real:
             return super().dup()
         ep = self._endpoint()
-        twin = socket(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=ep)
+        twin = type(self)(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=ep)
         twin._vtimeout = None
         with self._stack.lock:
             ep.refs += 1
@@ -515,7 +519,7 @@ class socket(_stdlib_socket.socket):
             return super().accept()
         ep = self._tcp()
         child = self._call(ep.accept, self._vtimeout)
-        sock = socket(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=child)
+        sock = type(self)(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=child)
         if _stdlib_socket.getdefaulttimeout() is None and self._vtimeout:
             sock._vtimeout = None
         with self._stack.lock:
@@ -793,6 +797,27 @@ class socket(_stdlib_socket.socket):
             return
         assert isinstance(ep, TCPEndpoint)
         self._locked(lambda: ep.shutdown(read, write))
+
+
+class _PatchedSocketType(type):
+    """While patched, ``socket.socket`` must still describe real sockets too: real and
+    virtual sockets both pass ``isinstance(x, socket.socket)``."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, _RealSocket)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, _RealSocket)
+
+
+class PatchedSocket(socket, metaclass=_PatchedSocketType):
+    """What ``patched()`` installs as ``socket.socket``: the virtual class, with an
+    ``isinstance`` that also accepts real sockets (and their subclasses, ``ssl.SSLSocket``)."""
+
+    __slots__ = ()
+
+
+PatchedSocket.__name__ = PatchedSocket.__qualname__ = "socket"
 
 
 def is_virtual(sock: Any) -> bool:

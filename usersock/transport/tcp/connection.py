@@ -230,6 +230,8 @@ class Connection:
         if rel and not rcv.acceptable(rel, seglen):
             if not flags & RST:
                 rcv.ack_now = True  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                if n and self._sack_ok and ((rel + n - 1) & MASK) >= HALF - 1:
+                    rcv.dsack = (seq, (seq + n) & MASK)  # old data again: RFC 2883 D-SACK
                 if state is _S.TIME_WAIT and flags & FIN:
                     self._wait_deadline = now + self.config.time_wait
             return
@@ -334,7 +336,7 @@ class Connection:
         if self._ts_ok:
             tsv = (int(self._now * 1000.0) + self._ts_offset) & MASK
             opts = rcv.ack_options(tsv, self._sack_ok)
-        elif rcv.ooo and self._sack_ok:
+        elif (rcv.ooo or rcv.dsack) and self._sack_ok:
             opts = rcv.ack_options(None, True)
         else:
             opts = NO_OPTIONS

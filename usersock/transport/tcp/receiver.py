@@ -52,6 +52,7 @@ class Receiver:
         "bytes_received",
         "config",
         "delack_deadline",
+        "dsack",
         "fin_off",
         "fin_received",
         "irs",
@@ -85,6 +86,8 @@ class Receiver:
         #: Stream offsets of recently received out-of-order segments, newest first.
         self.sack_recent: list[int] = []
         self.sack_enabled = False
+        #: A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+        self.dsack: tuple[int, int] | None = None
         self.fin_received = False
         #: Stream offset of a FIN that arrived ahead of RCV.NXT.
         self.fin_off: int | None = None
@@ -190,6 +193,10 @@ class Receiver:
                 # Entirely old data (the FIN, if any, may still be new: it sits at seq + n).
                 if n or not fin or rel + n < 0:
                     self.ack_now = True
+                    if n and self.sack_enabled:
+                        # RFC 2883 section 4: tell the sender it was a duplicate, so a
+                        # needless retransmission (a tail loss probe) costs it nothing.
+                        self.dsack = (seq, (seq + n) & MASK)
                 if not fin or rel + n != 0:
                     return False
                 payload = b""
@@ -321,8 +328,14 @@ class Receiver:
 
     def ack_options(self, tsval: int | None, sack: bool) -> TCPOptions:
         """Options for an outgoing segment: our timestamp with TS.Recent echoed (RFC 7323
-        section 3.2) and, with holes in the sequence space, SACK blocks (RFC 2018)."""
-        blocks = self.sack_blocks(3 if tsval is not None else 4) if sack and self.ooo else ()
+        section 3.2) and, with holes in the sequence space, SACK blocks (RFC 2018) — led by
+        a D-SACK block once after a duplicate segment arrived (RFC 2883 section 4)."""
+        limit = 3 if tsval is not None else 4
+        blocks = self.sack_blocks(limit) if sack and self.ooo else ()
+        dsack = self.dsack
+        if dsack is not None and sack:
+            self.dsack = None
+            blocks = (dsack, *blocks[: limit - 1])
         ts = (tsval, self.ts_recent) if tsval is not None else None
         return TCPOptions(None, None, False, ts, blocks)
 
@@ -338,6 +351,7 @@ class Receiver:
         """The connection closed: nothing to acknowledge, no reassembly any more."""
         self.delack_deadline = None
         self.ack_now = self.ack_pending = False
+        self.dsack = None
         self.ooo.clear()
 
     def on_ack_sent(self) -> None:

@@ -1,13 +1,11 @@
-"""The sending half of a TCP connection: send buffer, retransmission, RTO, congestion control.
+"""The sending half of a TCP connection: what to send when, RTO, congestion control.
 
 Theory of operation
 -------------------
-:class:`SendBuffer` holds every byte from SND.UNA to the end of what the user queued, as a
-list of immutable chunks; segments are ``memoryview`` slices of those chunks, so no byte is
-copied after :meth:`SendBuffer.append` (which copies once, and only if the caller's object is
-mutable). Positions inside the buffer are *stream offsets*: unbounded Python integers counting
-data bytes from the first one, so they never wrap. Offset ``o`` is sequence number
-``ISS + 1 + o``; a sequence number is mapped back relative to SND.UNA.
+The :class:`~usersock.transport.tcp.sendbuffer.SendBuffer` holds every byte from SND.UNA to
+the end of what the user queued. Positions inside it are *stream offsets*: unbounded Python
+integers counting data bytes from the first one, so they never wrap. Offset ``o`` is sequence
+number ``ISS + 1 + o``; a sequence number is mapped back relative to SND.UNA.
 
 The data between SND.UNA and SND.MAX *is* the retransmission queue (as in BSD and Linux there
 are no per-segment records): a retransmission re-slices the buffer. ``snd_nxt`` goes back to
@@ -35,12 +33,12 @@ turns into a segment carrying ACK, window and options.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from usersock.transport.tcp.recovery import LossRecovery, RenoRecovery, SACKRecovery
 from usersock.transport.tcp.scoreboard import Scoreboard
+from usersock.transport.tcp.sendbuffer import SendBuffer
 from usersock.transport.tcp.seqnum import HALF, MASK
 from usersock.wire.tcp import FIN, PSH
 
@@ -57,71 +55,6 @@ _GRANULARITY = 0.001
 _CWND_MAX = 1 << 30
 
 
-class SendBuffer:
-    """The bytes from SND.UNA to the end of the user's queued data.
-
-    ``start`` and ``end`` are stream offsets. Chunks are kept as ``memoryview`` objects over
-    immutable ``bytes``; :meth:`get` returns a zero-copy slice unless a segment spans chunks.
-    """
-
-    __slots__ = ("_chunks", "_head", "_starts", "end", "start")
-
-    def __init__(self) -> None:
-        self._chunks: list[memoryview] = []
-        self._starts: list[int] = []
-        self._head = 0
-        self.start = 0
-        self.end = 0
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-    def append(self, data: bytes | bytearray | memoryview) -> None:
-        """Queue *data* (copied once if it is mutable)."""
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if data:
-            self._chunks.append(memoryview(data))
-            self._starts.append(self.end)
-            self.end += len(data)
-
-    def get(self, off: int, n: int) -> bytes | memoryview:
-        """Return *n* bytes starting at stream offset *off* (a view when in one chunk)."""
-        i = bisect_right(self._starts, off, self._head) - 1
-        chunk = self._chunks[i]
-        rel = off - self._starts[i]
-        if rel + n <= len(chunk):
-            return chunk[rel : rel + n]
-        parts = [chunk[rel:]]
-        n -= len(chunk) - rel
-        while n > 0:
-            i += 1
-            chunk = self._chunks[i]
-            parts.append(chunk[:n])
-            n -= len(chunk)
-        return b"".join(parts)
-
-    def release(self, upto: int) -> None:
-        """Forget everything before stream offset *upto* (acknowledged data)."""
-        if upto <= self.start:
-            return
-        self.start = upto
-        chunks, starts = self._chunks, self._starts
-        head = self._head
-        last = len(chunks)
-        while head < last and starts[head] + len(chunks[head]) <= upto:
-            head += 1
-        if head == last:
-            chunks.clear()
-            starts.clear()
-            head = 0
-        elif head > 64 and head * 2 > last:
-            del chunks[:head]
-            del starts[:head]
-            head = 0
-        self._head = head
-
-
 class Sender:
     """Send sequence space, send buffer, RTO, congestion control and the persist timer.
 
@@ -132,6 +65,7 @@ class Sender:
     """
 
     __slots__ = (
+        "ack_advance",
         "backoff",
         "buf",
         "bytes_sent",
@@ -208,6 +142,8 @@ class Sender:
         self.dupacks = 0
         self.in_recovery = False
         self.recover = iss
+        #: How far the last new ACK moved SND.UNA (RFC 6582 section 4.1's heuristic).
+        self.ack_advance = 0
         self.recovery_due = False
         self.lr: LossRecovery = RenoRecovery(self)
         # RTO (RFC 6298).
@@ -368,6 +304,7 @@ class Sender:
             self.rtt_sample(now - self.rtt_time)
             self.rtt_seq = None
         self.backoff = 0
+        self.ack_advance = adv
         mss = self.mss
         self.rxt_time = None
         if self.in_recovery:
@@ -388,7 +325,7 @@ class Sender:
             self.scoreboard.advance(buf.start)
         tlp_high = self.tlp_high
         if tlp_high is not None and ((ack - tlp_high) & MASK) < HALF:
-            self.lr.on_probe_acked()
+            self.lr.on_probe_acked(sack_blocks)
         if newly and not self.in_recovery:
             self.lr.on_dupack(ack, now)  # SACKed new data: a duplicate ACK too (RFC 6675 section 5)
         # RFC 6298 section 5.2/5.3: stop the timer when all is acknowledged, else restart it;
@@ -398,7 +335,7 @@ class Sender:
             self.tlp_deadline = None
         else:
             self.rtx_deadline = now + self.current_rto()
-            self.lr.arm_probe(now)
+            self.lr.arm_probe(now, False)
         return adv
 
     def on_rto(self, now: float) -> None:
@@ -560,8 +497,9 @@ class Sender:
             self._sent(nxt, (nxt + n + (flags & FIN)) & MASK, n, retrans, now)
         if recovering and self.in_recovery:
             self.lr.output_tail(now)
-        if (recovering or self.snd_max != snd_max) and self.srtt is not None:
-            self.lr.arm_probe(now)  # new data went out (RFC 8985 section 7.2)
+        if (self.snd_max != snd_max or self.in_recovery) and self.srtt is not None:
+            # New data went out (RFC 8985 section 7.2), or a recovery retransmission did.
+            self.lr.arm_probe(now, True)
         # Persist timer: data waits, nothing is in flight, so no ACK will come to clock us.
         if self.snd_max == una and self.rtx_deadline is None and self.has_unsent():
             if self.persist_deadline is None:
