@@ -62,7 +62,11 @@ def main() -> None:
     args = parser.parse_args()
     for label, cfg, write in (
         ("MSS 1460, SACK+TS", TCPConfig(mss=1460, nodelay=True), 1448),
-        ("MSS 1460, no options", TCPConfig(mss=1460, nodelay=True, sack=False, timestamps=False), 1460),
+        (
+            "MSS 1460, no options",
+            TCPConfig(mss=1460, nodelay=True, sack=False, timestamps=False),
+            1460,
+        ),
         ("MSS 65495 (loopback)", TCPConfig(mss=65495, nodelay=True), 65483),
     ):
         print(f"{label:24} {cycle_us(cfg, write, args.rounds):6.1f} µs per data segment")

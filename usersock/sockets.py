@@ -519,7 +519,9 @@ class socket(_stdlib_socket.socket):
             return super().accept()
         ep = self._tcp()
         child = self._call(ep.accept, self._vtimeout)
-        sock = type(self)(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=child)
+        sock = type(self)(
+            self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=child
+        )
         if _stdlib_socket.getdefaulttimeout() is None and self._vtimeout:
             sock._vtimeout = None
         with self._stack.lock:

@@ -63,21 +63,36 @@ def one(conn: Connection, now: float = 0.0) -> Segment:
 
 
 def established(
-    cfg: TCPConfig | None = None, peer_window: int = 65535, peer_mss: int = 1000, now: float = 0.0
+    cfg: TCPConfig | None = None,
+    peer_window: int = 65535,
+    peer_mss: int = 1000,
+    now: float = 0.0,
+    sack: bool = False,
 ) -> Connection:
     """An active connection brought to ESTABLISHED by a scripted SYN,ACK (no options
-    beyond MSS). Our next sequence number is ISS+1, the peer's PEER_ISS+1."""
-    conn = Connection(LOCAL, REMOTE, ISS, cfg or config(), now)
+    beyond MSS, and SACK-permitted if *sack*). Our next sequence number is ISS+1, the
+    peer's PEER_ISS+1."""
+    conn = Connection(LOCAL, REMOTE, ISS, cfg or config(sack=sack), now)
     conn.connect(now)
     ((syn, _),) = conn.segments_to_send(now)
     assert syn.flags == SYN
-    conn.handle_segment(
-        seg(PEER_ISS, ISS + 1, SYN | ACK, peer_window, options=TCPOptions(mss=peer_mss)), b"", now
-    )
+    opts = TCPOptions(mss=peer_mss, sack_permitted=sack)
+    conn.handle_segment(seg(PEER_ISS, ISS + 1, SYN | ACK, peer_window, options=opts), b"", now)
     ((ack, _),) = conn.segments_to_send(now)
     assert ack.flags == ACK and ack.ack == PEER_ISS + 1
     assert conn.state is State.ESTABLISHED
     return conn
+
+
+def timed(conn: Connection, rtt: float, now: float = 0.0) -> float:
+    """Give *conn* an SRTT of *rtt*: one byte out at *now*, its ACK *rtt* later (Karn's
+    timed segment; the connection must not use timestamps). Returns the time of the ACK."""
+    snd = conn.snd
+    conn.send(b"t")
+    ((hdr, _),) = conn.segments_to_send(now)
+    conn.handle_segment(seg(conn.rcv.rcv_nxt, (hdr.seq + 1) & MASK), b"", now + rtt)
+    assert snd.srtt is not None and abs(snd.srtt - rtt) < 1e-9
+    return now + rtt
 
 
 def pair(
@@ -120,6 +135,8 @@ class Wire:
     now: float = 0.0
     queue: list[tuple[float, int, Connection, TCPHeader, bytes]] = field(default_factory=list)
     counter: int = 0
+    #: Free for a test to record when its transfer completed.
+    done: float | None = None
 
     def _collect(self, src: Connection, dst: Connection) -> None:
         for hdr, payload in src.segments_to_send(self.now):

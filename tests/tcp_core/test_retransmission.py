@@ -1,5 +1,6 @@
-"""Loss recovery: RTO with backoff and give-up (RFC 6298), fast retransmit and NewReno
-recovery (RFC 5681, RFC 6582), SACK-aware retransmission (RFC 2018), RTT estimation."""
+"""The retransmission timer: RTO with backoff and give-up (RFC 6298), go-back-N after it,
+RTT estimation (Karn's algorithm, timestamps). Recovery that beats the timer is in
+test_fast_recovery (no SACK), test_sack_recovery and test_tail_loss_probe."""
 
 from __future__ import annotations
 
@@ -119,78 +120,6 @@ def test_rtt_from_timestamps() -> None:
     assert conn.srtt == pytest.approx(0.3)
 
 
-def _fast_retx_setup(sack: bool) -> Connection:
-    cfg = config(sack=sack, rcv_buf=65535)
-    conn = Connection(40000, 80, ISS, cfg, 0.0)
-    conn.connect(0.0)
-    one(conn)
-    conn.handle_segment(
-        seg(PEER_ISS, S, SYN | ACK, 65535, options=TCPOptions(mss=1000, sack_permitted=sack)),
-        b"",
-        0.0,
-    )
-    one(conn)
-    conn.cwnd  # noqa: B018
-    conn.snd.cwnd = 8000
-    conn.send(bytes(range(256)) * 32)  # 8192 bytes
-    segs = out(conn, 0.0)
-    assert len(segs) == 8
-    return conn
-
-
-def test_fast_retransmit_on_third_dup_ack() -> None:
-    conn = _fast_retx_setup(sack=False)
-    # Segment 1 (S) lost; segments 2.. arrive and each produces a duplicate ACK.
-    for _i in range(2):
-        conn.handle_segment(seg(P, S), b"", 0.01)
-        assert out(conn, 0.01) == []
-    conn.handle_segment(seg(P, S), b"", 0.01)
-    segs = out(conn, 0.01)
-    assert segs[0][0].seq == S and len(segs[0][1]) == 1000
-    assert conn.retransmissions == 1
-    assert conn.snd.in_recovery
-    assert conn.snd.ssthresh == 4000 and conn.cwnd == 7000
-    # More duplicate ACKs inflate the window; the fifth lets the last 192 bytes out.
-    conn.handle_segment(seg(P, S), b"", 0.01)
-    assert out(conn, 0.01) == []
-    conn.handle_segment(seg(P, S), b"", 0.01)
-    segs = out(conn, 0.01)
-    assert [(h.seq, len(p)) for h, p in segs] == [(S + 8000, 192)]
-    # Partial ACK (up to segment 4 lost too): retransmit it at once (RFC 6582).
-    conn.handle_segment(seg(P, S + 3000), b"", 0.02)
-    segs = out(conn, 0.02)
-    assert segs[0][0].seq == S + 3000 and conn.retransmissions == 2
-    # Full ACK ends recovery with cwnd = ssthresh-ish.
-    conn.handle_segment(seg(P, S + 8192), b"", 0.03)
-    assert not conn.snd.in_recovery and conn.cwnd <= 4000 + 1000
-
-
-def test_sack_recovery_retransmits_only_holes() -> None:
-    conn = _fast_retx_setup(sack=True)
-    # Segments at S and S+2000 lost; the rest SACKed.
-    blocks = [((S + 1000, S + 2000),), ((S + 1000, S + 2000), (S + 3000, S + 4000))]
-    conn.handle_segment(seg(P, S, sack=blocks[0]), b"", 0.01)
-    conn.handle_segment(seg(P, S, sack=((S + 3000, S + 4000), (S + 1000, S + 2000))), b"", 0.01)
-    conn.handle_segment(seg(P, S, sack=((S + 3000, S + 5000), (S + 1000, S + 2000))), b"", 0.01)
-    segs = out(conn, 0.01)
-    assert next((h.seq, len(p)) for h, p in segs if len(p) == 1000) == (S, 1000)
-    conn.handle_segment(seg(P, S, sack=((S + 3000, S + 6000), (S + 1000, S + 2000))), b"", 0.01)
-    segs = out(conn, 0.01)
-    retx = [h.seq for h, p in segs if (h.seq - S) % 2**32 < 8000]
-    assert retx == [S + 2000]  # the second hole, never SACKed data
-    assert conn.snd.sacked == [[1000, 2000], [3000, 6000]]
-
-
-def test_rto_after_sack_skips_nothing_but_clears_scoreboard() -> None:
-    conn = _fast_retx_setup(sack=True)
-    conn.handle_segment(seg(P, S, sack=((S + 1000, S + 3000),)), b"", 0.01)
-    out(conn, 0.01)
-    conn.handle_timer(5.0)
-    assert conn.snd.sacked == []  # RFC 2018 section 8
-    ((h, _),) = out(conn, 5.0)
-    assert h.seq == S
-
-
 def test_fin_is_retransmitted() -> None:
     conn = established()
     conn.shutdown_write()
@@ -203,8 +132,19 @@ def test_fin_is_retransmitted() -> None:
     assert conn.state is State.FIN_WAIT_2
 
 
-def test_duplicate_ack_with_window_change_is_not_dup() -> None:
-    conn = _fast_retx_setup(sack=False)
-    for w in (60000, 50000, 40000):
-        conn.handle_segment(seg(P, S, ACK, w), b"", 0.01)
-    assert conn.snd.dupacks == 0 and not conn.snd.in_recovery
+def test_rto_after_sack_clears_scoreboard_and_skips_what_is_sacked_again() -> None:
+    conn = established(config(sack=True), sack=True)
+    conn.snd.cwnd = 8000
+    conn.send(bytes(8000))
+    assert len(out(conn)) == 8
+    conn.handle_segment(seg(P, S, sack=((S + 1000, S + 3000),)), b"", 0.01)
+    out(conn, 0.01)
+    conn.handle_timer(5.0)
+    assert conn.snd.scoreboard.ranges == []  # RFC 2018 section 8: the peer may renege
+    ((h, _),) = out(conn, 5.0)
+    assert h.seq == S
+    # ACKs refill the scoreboard, and go-back-N skips what they SACK (RFC 6675 5.1).
+    conn.handle_segment(seg(P, S + 1000, sack=((S + 2000, S + 4000),)), b"", 5.1)
+    assert [h.seq for h, _ in out(conn, 5.1)] == [S + 1000]
+    conn.handle_segment(seg(P, S + 2000, sack=((S + 2000, S + 4000),)), b"", 5.2)
+    assert [h.seq for h, _ in out(conn, 5.2)] == [S + 4000]

@@ -1,5 +1,6 @@
 """Two connections back to back through an in-memory wire: 1 MiB each way under seeded
-loss, reordering and duplication arrives byte-identical; time only moves to deadlines."""
+loss, reordering and duplication arrives byte-identical; time only moves to deadlines. Under
+loss, recovery keeps the transfer going without waiting on retransmission timeouts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ SIZE = 1 << 20
 
 
 def _run(cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float) -> Wire:
+    """Transfer SIZE bytes each way; ``wire.done`` is the time both sides had it all."""
     rng = random.Random(seed)
     a, b = pair(cfg, TCPConfig(**vars(cfg)))
     data_a = rng.randbytes(SIZE)
@@ -25,6 +27,7 @@ def _run(cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float) -> 
     src = {a: data_a, b: data_b}
     got = {a: bytearray(), b: bytearray()}
     buf = bytearray(40000)
+    wire.done = None
     for _ in range(400_000):
         for c in (a, b):
             if sent[c] < SIZE and c.send_space():
@@ -37,6 +40,8 @@ def _run(cfg: TCPConfig, seed: int, loss: float, dup: float, reorder: float) -> 
             else:
                 n = c.recv_into(buf, len(buf))
                 got[c] += buf[:n]
+        if wire.done is None and len(got[a]) == SIZE and len(got[b]) == SIZE:
+            wire.done = wire.now
         if (a.at_eof() and b.at_eof() and a.state is b.state is State.TIME_WAIT) or (
             a.state is State.CLOSED and b.state is State.CLOSED
         ):
@@ -100,3 +105,21 @@ def test_clean_transfer_has_no_retransmissions() -> None:
     wire = _run(TCPConfig(), 7, 0.0, 0.0, 0.0)
     assert wire.a.retransmissions == 0 and wire.b.retransmissions == 0
     assert wire.a.state is State.TIME_WAIT or wire.b.state is State.TIME_WAIT
+
+
+@pytest.mark.parametrize(
+    ("cfg", "seed", "bound"),
+    [
+        pytest.param(TCPConfig(), 11, 1.0, id="sack"),
+        pytest.param(TCPConfig(mss=8960), 12, 0.3, id="sack-jumbo"),
+        pytest.param(TCPConfig(sack=False, timestamps=False), 13, 2.0, id="newreno"),
+    ],
+)
+def test_five_percent_loss_is_repaired_without_waiting(
+    cfg: TCPConfig, seed: int, bound: float
+) -> None:
+    # 1 ms each way: 1 MiB takes ~0.03 s of virtual time without loss. With 5% loss,
+    # before Limited Transmit, RFC 6675 and the tail loss probe, the timeouts (200 ms each)
+    # made these take 4.2, 0.7 and 4.3 s; now repairs ride on the ACKs (0.5, 0.1, 1.2 s).
+    wire = _run(cfg, seed, 0.05, 0.01, 0.05)
+    assert wire.done is not None and wire.done < bound
