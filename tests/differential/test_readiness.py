@@ -1,0 +1,386 @@
+"""Readiness as ``select``, ``poll``, ``epoll`` and every ``selectors`` class see it: readable
+after data and not once drained, writable when connected, a listener readable with a pending
+connection, readable at EOF and after a reset, and the exact ``poll`` masks of each state.
+
+Each test is a scenario run on real sockets and under ``usersock.patched()`` (see
+``conftest.py``); it returns what the code observed. A scenario first waits (``select``, at
+most 1 s) for the state it is about to look at, then takes the snapshot with timeout 0.
+"""
+
+from __future__ import annotations
+
+import select
+import selectors
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+POLL_NAMES = [
+    name
+    for name in (
+        "POLLIN",
+        "POLLPRI",
+        "POLLOUT",
+        "POLLERR",
+        "POLLHUP",
+        "POLLNVAL",
+        "POLLRDNORM",
+        "POLLRDBAND",
+        "POLLWRNORM",
+        "POLLWRBAND",
+        "POLLMSG",
+        "POLLRDHUP",
+    )
+    if hasattr(select, name)
+]
+EPOLL_NAMES = [
+    name
+    for name in ("EPOLLIN", "EPOLLPRI", "EPOLLOUT", "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP")
+    if hasattr(select, name)
+]
+SELECTORS = [
+    getattr(selectors, name)
+    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DefaultSelector")
+    if hasattr(selectors, name)
+]
+
+
+def flags(mask, names):
+    return [name for name in names if mask & getattr(select, name)]
+
+
+def select_state(sock):
+    r, w, x = select.select([sock], [sock], [sock], 0)
+    return {"r": bool(r), "w": bool(w), "x": bool(x)}
+
+
+def poll_state(sock, events=select.POLLIN | select.POLLOUT | select.POLLPRI):
+    p = select.poll()
+    p.register(sock, events)
+    return [flags(mask, POLL_NAMES) for _, mask in p.poll(0)]
+
+
+def epoll_state(sock, events=select.EPOLLIN | select.EPOLLOUT):
+    ep = select.epoll()
+    try:
+        ep.register(sock.fileno(), events)
+        return [flags(mask, EPOLL_NAMES) for _, mask in ep.poll(0)]
+    finally:
+        ep.close()
+
+
+# select ------------------------------------------------------------------------------------
+def test_select_through_a_connection_lifecycle(env):
+    cli, conn, _ = env.connected()
+    seen = {"idle": select_state(cli)}
+    conn.sendall(b"data")
+    env.readable(cli, 1.0)
+    seen["with data"] = select_state(cli)
+    cli.recv(100)
+    seen["drained"] = select_state(cli)
+    conn.shutdown(socket.SHUT_WR)
+    env.readable(cli, 1.0)
+    seen["at eof"] = select_state(cli)
+    seen["recv at eof"] = cli.recv(10)
+    seen["still readable"] = select_state(cli)
+    return seen
+
+
+def test_select_listener_with_pending_connection(env):
+    lst = env.listener()
+    before = select_state(lst)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    pending = env.readable(lst, 1.0)
+    with_pending = select_state(lst)
+    conn, _ = lst.accept()
+    env.own(conn)
+    return {
+        "before": before,
+        "pending": pending,
+        "with pending": with_pending,
+        "after accept": select_state(lst),
+    }
+
+
+def test_select_two_listeners_only_one_pending(env):
+    a, b = env.listener(), env.listener()
+    cli = env.tcp()
+    cli.connect(env.address(b))
+    r, _, _ = select.select([a, b], [], [], 1.0)
+    return {"ready": [s is b for s in r]}
+
+
+def test_select_picks_the_sockets_with_data(env):
+    pairs = [env.connected() for _ in range(3)]
+    pairs[1][1].sendall(b"x")
+    r, _, _ = select.select([p[0] for p in pairs], [], [], 1.0)
+    return [next(i for i, p in enumerate(pairs) if p[0] is s) for s in r]
+
+
+def test_select_timeout_with_nothing_ready(env):
+    cli, _, _ = env.connected()
+    return select.select([cli], [], [], 0.05)
+
+
+def test_select_after_reset(env):
+    cli, conn, _ = env.connected()
+    cli.sendall(b"unread")
+    env.readable(conn, 1.0)
+    conn.close()
+    env.readable(cli, 1.0)
+    return select_state(cli)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="select() on a new, unconnected TCP socket: Linux reports it readable and writable"
+    " (tcp_poll gives POLLOUT|POLLHUP in state CLOSE), usersock reports nothing ready",
+)
+def test_select_on_a_fresh_socket(env):
+    s = env.tcp()
+    return select_state(s)
+
+
+def test_select_on_a_closed_socket(env):
+    s = env.tcp()
+    s.close()
+    return env.attempt(select.select, [s], [], [], 0)
+
+
+def test_select_after_own_shutdowns(env):
+    cli, conn, _ = env.connected()
+    cli.shutdown(socket.SHUT_WR)
+    after_wr = select_state(cli)
+    conn.shutdown(socket.SHUT_RD)
+    return {"own SHUT_WR": after_wr, "own SHUT_RD (server)": select_state(conn)}
+
+
+# poll and epoll masks ----------------------------------------------------------------------
+def test_poll_masks_through_a_connection_lifecycle(env):
+    cli, conn, _ = env.connected()
+    seen = {"idle": poll_state(cli)}
+    conn.sendall(b"data")
+    env.readable(cli, 1.0)
+    seen["with data"] = poll_state(cli)
+    cli.recv(100)
+    seen["drained"] = poll_state(cli)
+    conn.shutdown(socket.SHUT_WR)
+    env.readable(cli, 1.0)
+    seen["at eof"] = poll_state(cli)
+    return seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="poll() after the peer's FIN with POLLRDHUP asked: Linux POLLIN|POLLRDHUP, usersock"
+    " POLLIN only; after our own SHUT_WR too (both directions shut): Linux"
+    " POLLIN|POLLOUT|POLLHUP, usersock POLLIN|POLLOUT",
+)
+def test_poll_rdhup_at_eof_and_hup_when_both_directions_are_shut(env):
+    cli, conn, _ = env.connected()
+    conn.shutdown(socket.SHUT_WR)
+    env.readable(cli, 1.0)
+    seen = {"at eof, RDHUP asked": poll_state(cli, select.POLLIN | select.POLLRDHUP)}
+    cli.shutdown(socket.SHUT_WR)
+    seen["both shut"] = poll_state(cli)
+    return seen
+
+
+def test_poll_masks_of_a_listener(env):
+    lst = env.listener()
+    idle = poll_state(lst)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    env.readable(lst, 1.0)
+    return {"idle": idle, "pending": poll_state(lst)}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="poll() on a new, unconnected TCP socket: Linux gives POLLOUT|POLLHUP, usersock gives"
+    " no events",
+)
+def test_poll_masks_of_a_fresh_socket(env):
+    return poll_state(env.tcp())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="poll() after an RST: Linux POLLIN|POLLOUT|POLLERR|POLLHUP (POLLIN|POLLOUT|POLLHUP"
+    " once recv has taken the error), usersock POLLIN|POLLOUT in both cases",
+)
+def test_poll_masks_after_reset(env):
+    cli, conn, _ = env.connected()
+    cli.sendall(b"unread")
+    env.readable(conn, 1.0)
+    conn.close()
+    env.readable(cli, 1.0)
+    return {
+        "after reset": poll_state(cli),
+        "recv": env.attempt(cli.recv, 1),
+        "after the error was read": poll_state(cli),
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="poll() after a refused non-blocking connect: Linux POLLIN|POLLOUT|POLLERR|POLLHUP,"
+    " usersock POLLIN|POLLOUT",
+)
+def test_poll_masks_after_refused_nonblocking_connect(env):
+    port = env.closed_port()
+    s = env.tcp()
+    s.setblocking(False)
+    env.attempt(s.connect, (env.host, port))
+    env.writable(s, 1.0)
+    return poll_state(s)
+
+
+def test_poll_masks_with_a_full_send_buffer(env):
+    cli, _, _ = env.connected()
+    cli.setblocking(False)
+    try:
+        while True:
+            cli.send(b"f" * 65536)
+    except BlockingIOError:
+        pass
+    return poll_state(cli)
+
+
+def test_epoll_masks_through_a_connection_lifecycle(env):
+    cli, conn, _ = env.connected()
+    seen = {"idle": epoll_state(cli)}
+    conn.sendall(b"data")
+    env.readable(cli, 1.0)
+    seen["with data"] = epoll_state(cli)
+    cli.recv(100)
+    conn.shutdown(socket.SHUT_WR)
+    env.readable(cli, 1.0)
+    seen["at eof"] = epoll_state(cli)
+    return seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="epoll with EPOLLRDHUP after the peer's FIN: Linux EPOLLIN|EPOLLOUT|EPOLLRDHUP,"
+    " usersock EPOLLIN|EPOLLOUT",
+)
+def test_epoll_rdhup_at_eof(env):
+    cli, conn, _ = env.connected()
+    conn.shutdown(socket.SHUT_WR)
+    env.readable(cli, 1.0)
+    return epoll_state(cli, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP)
+
+
+def test_epoll_edge_triggered_reports_new_data_once(env):
+    cli, conn, _ = env.connected()
+    ep = select.epoll()
+    try:
+        ep.register(cli.fileno(), select.EPOLLIN | select.EPOLLET)
+        first = ep.poll(0)
+        conn.sendall(b"one")
+        env.readable(cli, 1.0)
+        second = ep.poll(1.0)
+        third = ep.poll(0)
+        return {
+            "before": len(first),
+            "data": [flags(m, EPOLL_NAMES) for _, m in second],
+            "again without new data": len(third),
+        }
+    finally:
+        ep.close()
+
+
+# selectors ---------------------------------------------------------------------------------
+def _events(selector, timeout=0.0):
+    names = []
+    for key, mask in selector.select(timeout):
+        names.append(
+            [key.data, bool(mask & selectors.EVENT_READ), bool(mask & selectors.EVENT_WRITE)]
+        )
+    return sorted(names)
+
+
+@pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
+def test_selector_through_a_connection_lifecycle(env, kind):
+    cli, conn, _ = env.connected()
+    with kind() as sel:
+        sel.register(cli, selectors.EVENT_READ | selectors.EVENT_WRITE, "client")
+        seen = {"idle": _events(sel)}
+        conn.sendall(b"ping")
+        env.readable(cli, 1.0)
+        seen["with data"] = _events(sel)
+        cli.recv(10)
+        seen["drained"] = _events(sel)
+        sel.modify(cli, selectors.EVENT_READ, "client")
+        seen["read only, drained"] = _events(sel, 0.05)
+        conn.close()
+        env.readable(cli, 1.0)
+        seen["peer closed"] = _events(sel)
+        sel.unregister(cli)
+        seen["unregistered"] = _events(sel, 0.05)
+        seen["map empty"] = len(sel.get_map())
+    return seen
+
+
+@pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
+def test_selector_accept_loop(env, kind):
+    lst = env.listener()
+    lst.setblocking(False)
+    accepted = []
+    with kind() as sel:
+        sel.register(lst, selectors.EVENT_READ, "listener")
+        clients = [env.tcp() for _ in range(3)]
+        for c in clients:
+            c.connect(env.address(lst))
+        rounds = 0
+        while len(accepted) < 3 and rounds < 20:
+            rounds += 1
+            for key, _ in sel.select(1.0):
+                try:
+                    conn, peer = key.fileobj.accept()
+                except BlockingIOError:
+                    continue
+                env.own(conn)
+                accepted.append(peer)
+        names = [c.getsockname() for c in clients]
+        return {
+            "accepted in order": [names.index(p) for p in accepted],
+            "then idle": _events(sel),
+        }
+
+
+@pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
+def test_selector_echo_server_round_trip(env, kind):
+    lst = env.listener()
+    lst.setblocking(False)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    cli.sendall(b"hello selector")
+    cli.shutdown(socket.SHUT_WR)
+    served = b""
+    with kind() as sel:
+        sel.register(lst, selectors.EVENT_READ, "listener")
+        done = False
+        rounds = 0
+        while not done and rounds < 50:
+            rounds += 1
+            for key, _ in sel.select(1.0):
+                if key.data == "listener":
+                    conn, _ = lst.accept()
+                    env.own(conn)
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ, "conn")
+                    continue
+                data = key.fileobj.recv(4096)
+                if data:
+                    served += data
+                    key.fileobj.sendall(data.upper())
+                else:
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    done = True
+    return {"served": served, "client got": env.recv_all(cli)}

@@ -1,0 +1,387 @@
+"""Calls in the wrong state or against the wrong address, and the errno each one raises:
+refused, address in use (and ``SO_REUSEADDR``), address not available, not connected,
+already connected, invalid.
+
+Each test is a scenario run on real sockets and under ``usersock.patched()`` (see
+``conftest.py``); it returns what the code observed.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# Refused -----------------------------------------------------------------------------------
+def test_connect_to_a_closed_port_is_refused(env):
+    port = env.closed_port()
+    s = env.tcp()
+    return {
+        "connect": env.attempt(s.connect, (env.host, port)),
+        "SO_ERROR after": s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR),
+    }
+
+
+def test_connect_ex_returns_econnrefused(env):
+    port = env.closed_port()
+    s = env.tcp()
+    code = s.connect_ex((env.host, port))
+    return {"connect_ex": code, "is ECONNREFUSED": code == errno.ECONNREFUSED}
+
+
+def test_blocking_connect_refused_without_timeout(env):
+    port = env.closed_port()
+    s = env.tcp(timeout=None)
+    return env.attempt(s.connect, (env.host, port))
+
+
+def test_connect_to_a_bound_but_not_listening_port_is_refused(env):
+    bound = env.tcp()
+    bound.bind((env.host, 0))
+    s = env.tcp()
+    return env.attempt(s.connect, env.address(bound))
+
+
+def test_blocking_socket_refused_can_connect_again(env):
+    lst = env.listener()
+    port = env.closed_port()
+    s = env.tcp(timeout=None)
+    first = env.attempt(s.connect, (env.host, port))
+    second = env.attempt(s.connect, env.address(lst))
+    return {"first": first, "second": second}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="connect() again after a refused connect() on a socket with a timeout: CPython"
+    " connects non-blocking and consumes SO_ERROR, the kernel socket stays 'connecting',"
+    " so Linux answers the second connect with ConnectionAbortedError(ECONNABORTED);"
+    " usersock starts a new connection (returns None)",
+)
+def test_timeout_socket_refused_then_connect_again_is_aborted(env):
+    # With a timeout CPython connects non-blocking and reads SO_ERROR itself; the kernel
+    # socket stays "connecting", so the next connect reports ECONNABORTED.
+    lst = env.listener()
+    port = env.closed_port()
+    s = env.tcp(timeout=1.0)
+    first = env.attempt(s.connect, (env.host, port))
+    second = env.attempt(s.connect, env.address(lst))
+    return {"first": first, "second": second}
+
+
+def test_connect_to_udp_only_port_is_refused(env):
+    u = env.bound_udp()
+    s = env.tcp()
+    return env.attempt(s.connect, env.address(u))
+
+
+# Address in use ----------------------------------------------------------------------------
+def test_bind_to_a_listening_port_is_in_use(env):
+    lst = env.listener()
+    s = env.tcp()
+    return env.attempt(s.bind, env.address(lst))
+
+
+def test_bind_to_a_bound_port_is_in_use(env):
+    first = env.tcp()
+    first.bind((env.host, 0))
+    s = env.tcp()
+    return env.attempt(s.bind, env.address(first))
+
+
+def test_reuseaddr_does_not_share_a_listening_port(env):
+    lst = env.listener(reuse=True)
+    s = env.tcp()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return env.attempt(s.bind, env.address(lst))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="two sockets bound to one port with SO_REUSEADDR: Linux lets the first listen() and"
+    " gives the second EADDRINUSE; usersock refuses the first listen() too"
+    " (OSError(EADDRINUSE))",
+)
+def test_reuseaddr_lets_two_unlistened_sockets_bind(env):
+    a = env.tcp()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    a.bind((env.host, 0))
+    b = env.tcp()
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bound = env.attempt(b.bind, env.address(a))
+    return {
+        "second bind": bound,
+        "listen first": env.attempt(a.listen),
+        "listen second": env.attempt(b.listen),
+    }
+
+
+def test_wildcard_and_specific_bind_conflict(env):
+    wild = env.tcp()
+    wild.bind((env.any, 0))
+    port = wild.getsockname()[1]
+    s = env.tcp()
+    return env.attempt(s.bind, (env.host, port))
+
+
+def test_tcp_and_udp_ports_are_separate(env):
+    lst = env.listener()
+    u = env.udp()
+    return env.attempt(u.bind, env.address(lst))
+
+
+def _server_closed_first(env):
+    """Close a connection server side first (its port keeps a TIME-WAIT connection) and
+    the listener (which had ``SO_REUSEADDR``); return the client's EOF and the port."""
+    lst = env.listener(reuse=True)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    port = lst.getsockname()[1]
+    conn.close()
+    eof = cli.recv(10)
+    cli.close()
+    lst.close()
+    return eof, port
+
+
+def test_rebind_after_close_needs_reuseaddr(env):
+    eof, port = _server_closed_first(env)
+    plain = env.tcp()
+    reusing = env.tcp()
+    reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return {
+        "client saw": eof,
+        "without SO_REUSEADDR": env.attempt(plain.bind, (env.host, port)),
+        "with SO_REUSEADDR": env.attempt(reusing.bind, (env.host, port)),
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a server restarted with SO_REUSEADDR on a port whose old connection is in TIME-WAIT:"
+    " bind() succeeds on both, but listen() raises OSError(EADDRINUSE) in usersock where Linux"
+    " listens (TIME-WAIT sockets do not conflict with a listener)",
+)
+def test_listen_after_reuseaddr_rebind_over_time_wait(env):
+    _, port = _server_closed_first(env)
+    reusing = env.tcp()
+    reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reusing.bind((env.host, port))
+    listened = env.attempt(reusing.listen)
+    cli = env.tcp()
+    return {"listen": listened, "connect": env.attempt(cli.connect, (env.host, port))}
+
+
+def test_reuseaddr_rebind_needs_it_on_the_old_socket_too(env):
+    lst = env.listener(reuse=False)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    port = lst.getsockname()[1]
+    conn.close()
+    cli.recv(10)
+    cli.close()
+    lst.close()
+    reusing = env.tcp()
+    reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return env.attempt(reusing.bind, (env.host, port))
+
+
+def test_client_side_close_leaves_server_port_free(env):
+    lst = env.listener()
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    port = lst.getsockname()[1]
+    cli.close()
+    conn.recv(10)
+    conn.close()
+    lst.close()
+    s = env.tcp()
+    return env.attempt(s.bind, (env.host, port))
+
+
+# Address not available ---------------------------------------------------------------------
+def test_bind_to_a_foreign_address(env):
+    s = env.tcp()
+    u = env.udp()
+    return [env.attempt(s.bind, (env.foreign, 0)), env.attempt(u.bind, (env.foreign, 0))]
+
+
+def test_bind_to_another_loopback_address(env4):
+    s = env4.tcp()
+    result = env4.attempt(s.bind, ("127.0.0.2", 0))
+    return {"bind": result, "name": env4.attempt(s.getsockname)}
+
+
+def test_bind_to_wildcard(env):
+    s = env.tcp()
+    s.bind(("", 0))
+    return s.getsockname()
+
+
+# Not connected -----------------------------------------------------------------------------
+def test_unconnected_tcp_socket(env):
+    s = env.tcp()
+    return {
+        "recv": env.attempt(s.recv, 1),
+        "recv_into": env.attempt(s.recv_into, bytearray(1)),
+        "getpeername": env.attempt(s.getpeername),
+        "shutdown": env.attempt(s.shutdown, socket.SHUT_RDWR),
+        "getsockname": env.attempt(s.getsockname),
+    }
+
+
+def test_unconnected_bound_tcp_socket(env):
+    s = env.tcp()
+    s.bind((env.host, 0))
+    return {
+        "recv": env.attempt(s.recv, 1),
+        "getpeername": env.attempt(s.getpeername),
+        "shutdown": env.attempt(s.shutdown, socket.SHUT_WR),
+    }
+
+
+def test_listening_socket_is_not_connected(env):
+    lst = env.listener()
+    lst.settimeout(None)
+    return {"recv": env.attempt(lst.recv, 1), "getpeername": env.attempt(lst.getpeername)}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="send()/sendall() on a TCP socket that is not connected (fresh, bound or listening):"
+    " Linux raises BrokenPipeError(EPIPE) (tcp_sendmsg -> sk_stream_wait_connect), usersock"
+    " raises OSError(ENOTCONN)",
+)
+def test_send_on_an_unconnected_socket_is_a_broken_pipe(env):
+    fresh, bound, lst = env.tcp(timeout=None), env.tcp(timeout=None), env.listener()
+    bound.bind((env.host, 0))
+    lst.settimeout(None)
+    return {
+        "fresh send": env.attempt(fresh.send, b"x"),
+        "fresh sendall": env.attempt(fresh.sendall, b"x"),
+        "bound send": env.attempt(bound.send, b"x"),
+        "listening send": env.attempt(lst.send, b"x"),
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="shutdown(SHUT_WR) of a listening socket: Linux returns None (nothing to shut),"
+    " usersock raises OSError(ENOTCONN)",
+)
+def test_shutdown_wr_of_a_listener_is_allowed(env):
+    lst = env.listener()
+    return env.attempt(lst.shutdown, socket.SHUT_WR)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sendto(data, address) on a connected TCP socket: Linux ignores the address and sends"
+    " (returns 1, the peer gets the byte); usersock raises OSError(EISCONN)",
+)
+def test_sendto_on_connected_tcp_ignores_the_address(env):
+    cli, conn, lst = env.connected()
+    sent = env.attempt(cli.sendto, b"x", env.address(lst))
+    return {"sendto": sent, "peer readable": env.readable(conn, 1.0)}
+
+
+def test_sendto_on_unconnected_tcp(env):
+    lst = env.listener()
+    s = env.tcp(timeout=None)
+    return env.attempt(s.sendto, b"x", env.address(lst))
+
+
+# Already connected / invalid ----------------------------------------------------------------
+def test_blocking_connect_twice_is_eisconn(env):
+    lst = env.listener()
+    cli = env.tcp(timeout=None)
+    cli.connect(env.address(lst))
+    return {
+        "connect": env.attempt(cli.connect, env.address(lst)),
+        "connect_ex": cli.connect_ex(env.address(lst)),
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="connect() again on a socket with a timeout that connected: CPython's timeout connect"
+    " leaves the kernel socket 'connecting', so Linux answers the second connect() with"
+    " success (None) and only the third with EISCONN; usersock raises OSError(EISCONN) at"
+    " once",
+)
+def test_timeout_connect_twice_succeeds_once_more(env):
+    # CPython's timeout connect leaves the kernel socket "connecting"; Linux answers the next
+    # connect() with success and only the one after that with EISCONN.
+    lst = env.listener()
+    cli = env.tcp(timeout=1.0)
+    cli.connect(env.address(lst))
+    return {
+        "connect": env.attempt(cli.connect, env.address(lst)),
+        "connect_ex": cli.connect_ex(env.address(lst)),
+    }
+
+
+def test_connect_on_a_listening_socket(env):
+    lst = env.listener()
+    other = env.listener()
+    return env.attempt(lst.connect, env.address(other))
+
+
+def test_listen_on_a_connected_socket_is_einval(env):
+    cli, conn, _ = env.connected()
+    return [env.attempt(cli.listen), env.attempt(conn.listen)]
+
+
+def test_bind_twice_is_einval(env):
+    s = env.tcp()
+    s.bind((env.host, 0))
+    return env.attempt(s.bind, (env.host, 0))
+
+
+def test_bind_after_connect_is_einval(env):
+    cli, _, _ = env.connected()
+    return env.attempt(cli.bind, (env.host, 0))
+
+
+def test_accept_on_a_socket_that_is_not_listening_is_einval(env):
+    s = env.tcp(timeout=None)
+    s.bind((env.host, 0))
+    cli, _, _ = env.connected()
+    cli.settimeout(None)
+    return [env.attempt(s.accept), env.attempt(cli.accept), env.attempt(env.tcp(None).accept)]
+
+
+def test_listen_twice_keeps_listening(env):
+    lst = env.listener()
+    again = env.attempt(lst.listen, 3)
+    cli = env.tcp()
+    cli.connect(env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    return {"listen again": again, "accepted": True}
+
+
+def test_listen_without_bind_picks_a_port(env):
+    s = env.tcp()
+    s.listen()
+    name = s.getsockname()
+    cli = env.tcp()
+    cli.connect((env.host, name[1]))
+    conn, peer = s.accept()
+    env.own(conn)
+    return {"name": name, "peer": peer, "conn name": conn.getsockname()[0]}
+
+
+def test_shutdown_with_a_bad_how(env):
+    cli, _, _ = env.connected()
+    return [env.attempt(cli.shutdown, 3), env.attempt(cli.shutdown, -1)]
