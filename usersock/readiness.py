@@ -10,6 +10,11 @@
   under way) the exposed end's send buffer is filled until the kernel refuses more; it is
   drained from the other end (*inner*) when the socket becomes writable again.
 
+Hang-ups are mirrored when they are final: once the virtual socket's read side is shut
+(peer FIN, ``SHUT_RD``) the private end shuts its write side, so the exposed end polls
+``POLLRDHUP`` (and stays readable); once both sides are (reset, closed), it shuts both, so
+the exposed end polls ``POLLHUP``, as ``tcp_poll`` reports. ``POLLERR`` has no mirror.
+
 Updates are edge-driven: :meth:`Readiness.set` compares the wanted state with the mirrored
 one and makes a system call only when it changes, so a socket whose readiness does not
 change costs nothing. A socket that is neither readable nor writable leaves the exposed end
@@ -31,7 +36,7 @@ _CHUNK = b"\0" * 4096
 class Readiness:
     """The descriptor pair of one virtual socket. Needs the stack lock."""
 
-    __slots__ = ("exposed_fd", "inner", "readable", "writable")
+    __slots__ = ("exposed_fd", "hangup", "inner", "readable", "writable")
 
     def __init__(self) -> None:
         exposed, inner = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -44,9 +49,17 @@ class Readiness:
         self.inner = inner
         self.readable = False
         self.writable = True
+        self.hangup = 0
 
-    def set(self, readable: bool, writable: bool) -> None:
-        """Make the exposed descriptor report *readable* and *writable*."""
+    def set(self, readable: bool, writable: bool, hangup: int = 0) -> None:
+        """Make the exposed descriptor report *readable* and *writable*, and hang up
+        (1: read side, 2: both) when *hangup* says so; hang-ups are never undone."""
+        if hangup > self.hangup:
+            self._hang_up(hangup)
+        if self.hangup:
+            readable = True  # EOF is readable for good
+            if self.hangup == 2:
+                writable = True
         if readable is not self.readable:
             if readable:
                 self.inner.send(b"r")
@@ -60,12 +73,23 @@ class Readiness:
                 self._fill()
             self.writable = writable
 
+    def _hang_up(self, level: int) -> None:
+        if self.hangup == 0 and not self.writable:
+            self._drain_inner()  # make room: the mirror will not be filled again
+            self.writable = True
+        try:
+            self.inner.shutdown(_socket.SHUT_RDWR if level == 2 else _socket.SHUT_WR)
+        except OSError:
+            pass
+        self.hangup = level
+        self.readable = True
+
     def _fill(self) -> None:
         fd = self.exposed_fd
         while True:
             try:
                 os.write(fd, _CHUNK)
-            except BlockingIOError:
+            except (BlockingIOError, BrokenPipeError):
                 return
 
     def _drain_inner(self) -> None:

@@ -62,6 +62,7 @@ _VERSION = {_AF_INET: 4, _AF_INET6: 6}
 _MSG_PEEK, _MSG_DONTWAIT = _socket.MSG_PEEK, _socket.MSG_DONTWAIT
 _MSG_WAITALL, _MSG_NOSIGNAL = _socket.MSG_WAITALL, getattr(_socket, "MSG_NOSIGNAL", 0)
 _MSG_TRUNC = _socket.MSG_TRUNC
+_V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
 def _oserror(code: int, detail: str = "") -> OSError:
@@ -71,6 +72,13 @@ def _oserror(code: int, detail: str = "") -> OSError:
 
 def _ebadf() -> OSError:
     return _oserror(errno.EBADF)
+
+
+def _as_c_int(value: Any) -> int:
+    """CPython's ``"i"`` argument conversion: ints (and bools) only."""
+    if isinstance(value, int):
+        return value
+    raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
 
 
 class socket(_stdlib_socket.socket):
@@ -145,7 +153,6 @@ class socket(_stdlib_socket.socket):
         if network is None:
             network = _net.current()
             if network is None:
-                self._closed = True
                 raise RuntimeError(
                     "a usersock.socket needs a network: create it inside usersock.patched(),"
                     " or with stack.socket() / network.socket()"
@@ -167,6 +174,7 @@ class socket(_stdlib_socket.socket):
             with self._stack.lock:
                 _endpoint = kind(self._stack, _VERSION[family])
         self._ep = _endpoint
+        self._closed = False
         network.track(self)
 
     # Plumbing ------------------------------------------------------------------------------
@@ -203,15 +211,18 @@ class socket(_stdlib_socket.socket):
         ready = self._ready
         ep = self._ep
         if ready is not None and ep is not None:
-            ready.set(ep.readable(), ep.writable())
+            ready.set(ep.readable(), ep.writable(), ep.hangup())
 
     def _op_timeout(self, flags: int) -> float | None:
         return 0.0 if flags & _MSG_DONTWAIT else self._vtimeout
 
-    def _call(self, op: Callable[[], T], timeout: float | None) -> T:
+    def _call(self, op: Callable[[], T], timeout: float | None, write: bool = False) -> T:
         """Run *op* under the stack lock, waiting while it would block, up to *timeout*
         seconds (``None``: forever, ``0``: not at all).
 
+        With a positive timeout, CPython polls for readiness (writable if *write*, else
+        readable) *before* each call, so a call that would fail at once on a blocking
+        socket times out instead when the socket never becomes ready; that order is kept.
         Raises the translated ``OSError``, ``BlockingIOError`` when non-blocking, or
         ``TimeoutError`` when the timeout expires.
         """
@@ -219,6 +230,22 @@ class socket(_stdlib_socket.socket):
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._stack.lock:
             try:
+                if deadline is not None and timeout:
+                    ready = ep.writable if write else ep.readable
+                    while True:
+                        while not ready():
+                            remaining = deadline - time.monotonic()
+                            if remaining <= 0:
+                                raise TimeoutError("timed out")
+                            ep.wait(remaining)
+                        try:
+                            return op()
+                        except StackError as exc:
+                            if exc.err is not Err.WOULD_BLOCK:
+                                raise to_oserror(exc.err, exc.detail) from None
+                        if deadline - time.monotonic() <= 0:
+                            raise TimeoutError("timed out")
+                        ep.wait(deadline - time.monotonic())
                 while True:
                     try:
                         return op()
@@ -228,12 +255,7 @@ class socket(_stdlib_socket.socket):
                     if deadline is None:
                         ep.wait(None)
                         continue
-                    if timeout == 0:
-                        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError("timed out")
-                    ep.wait(remaining)
+                    raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
             finally:
                 if self._ready is not None:
                     self._sync()
@@ -268,12 +290,19 @@ class socket(_stdlib_socket.socket):
             host = bytes(host).decode("idna")
         if not isinstance(host, str):
             raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
-        return self._net.resolve_host(host, version, for_bind), port
+        packed = self._net.resolve_host(host, version, for_bind)
+        if version == 6 and packed[:12] == _V4_MAPPED:
+            return packed[12:], port  # an IPv4-mapped address: IPv4 on a dual-stack socket
+        return packed, port
 
     def _format(self, addr: bytes | None, port: int) -> Address:
-        version = 4 if self._vfamily == _AF_INET else 6
-        text = format_address(addr if addr is not None else wildcard(version))
-        return (text, port) if version == 4 else (text, port, 0, 0)
+        if self._vfamily == _AF_INET:
+            return (format_address(addr if addr is not None else wildcard(4)), port)
+        if addr is None:
+            addr = wildcard(6)
+        elif len(addr) == 4:
+            addr = _V4_MAPPED + addr  # IPv4 on a dual-stack socket shows as ::ffff:a.b.c.d
+        return (format_address(addr), port, 0, 0)
 
     # Real mode -----------------------------------------------------------------------------
     def _become_real(self) -> None:
@@ -400,7 +429,7 @@ class socket(_stdlib_socket.socket):
             pass
 
     def __repr__(self) -> str:
-        closed = self._closed
+        closed = getattr(self, "_closed", True)
         fd = _CSocket.fileno(self)
         text = (
             f"<usersock.socket{' [closed]' if closed else ''} fd={fd}, family={self._vfamily},"
@@ -421,9 +450,17 @@ class socket(_stdlib_socket.socket):
     def settimeout(self, value: float | None) -> None:
         """Set the timeout in seconds (``None`` blocks forever, ``0`` is non-blocking)."""
         if value is not None:
+            if not isinstance(value, (int, float)):
+                raise TypeError(
+                    f"'{type(value).__name__}' object cannot be interpreted as an integer"
+                )
             value = float(value)
-            if value != value or value < 0:
+            if value != value:
+                raise ValueError("Invalid value NaN (not a number)")
+            if value < 0:
                 raise ValueError("Timeout value out of range")
+            if value > 9.2e18:
+                raise OverflowError("timestamp out of range for platform time_t")
         self._vtimeout = value
         if self._real:
             super().settimeout(value)
@@ -443,8 +480,10 @@ class socket(_stdlib_socket.socket):
             if optlen is None:
                 return super().setsockopt(level, optname, value)
             return super().setsockopt(level, optname, None, optlen)
-        if optlen is not None or value is None:
-            raise _oserror(errno.EINVAL, "setsockopt with optlen is not supported")
+        if optlen is not None:
+            raise _oserror(errno.EINVAL, "usersock does not support setsockopt with optlen")
+        if value is None:
+            raise TypeError("a bytes-like object is required, not 'NoneType'")
         ep = self._endpoint()
         with self._stack.lock:
             sockopts.set_option(self, ep, level, optname, value)
@@ -455,6 +494,10 @@ class socket(_stdlib_socket.socket):
             if buflen is None:
                 return super().getsockopt(level, optname)
             return super().getsockopt(level, optname, buflen)
+        if buflen is not None and not 0 <= buflen <= 1024:
+            raise OSError("getsockopt buflen out of range")
+        if buflen == 0:
+            buflen = None  # CPython reads an int when buflen is 0
         ep = self._endpoint()
         with self._stack.lock:
             value = sockopts.get_option(self, ep, level, optname)
@@ -493,9 +536,7 @@ class socket(_stdlib_socket.socket):
         ep = self._endpoint()
         with self._stack.lock:
             if isinstance(ep, TCPEndpoint):
-                connected = ep.is_connected() or (
-                    ep.conn is not None and ep.sock_state == "connected"
-                )
+                connected = ep.is_connected()
             else:
                 connected = ep.remote_addr is not None
             if not connected or ep.remote_addr is None:
@@ -544,6 +585,7 @@ class socket(_stdlib_socket.socket):
             self._locked(lambda: ep.connect(addr, port))
             return
         assert isinstance(ep, TCPEndpoint)
+        timeout = self._vtimeout
         with self._stack.lock:
             try:
                 started = ep.connect(addr, port)
@@ -552,18 +594,33 @@ class socket(_stdlib_socket.socket):
             finally:
                 if self._ready is not None:
                     self._sync()
-            if self._vtimeout == 0:
-                if started is Err.IN_PROGRESS:
-                    # Linux answers the first non-blocking connect with EINPROGRESS even
-                    # on loopback (the SYN is processed after the call returns).
-                    raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+            if started is Err.ALREADY_CONNECTING and timeout is not None:
+                # The kernel's EALREADY path: report the outcome of the earlier connect.
                 try:
                     ep.connect_result()
                 except StackError as exc:
-                    err = started if exc.err is Err.WOULD_BLOCK else exc.err
+                    err = Err.ALREADY_CONNECTING if exc.err is Err.WOULD_BLOCK else exc.err
                     raise to_oserror(err) from None
                 return
-        self._call(ep.connect_result, self._vtimeout)
+            if timeout == 0:
+                # Linux answers the first non-blocking connect with EINPROGRESS even on
+                # loopback (the SYN is processed after the call returns).
+                raise BlockingIOError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS))
+        if timeout is None:
+            self._call(ep.connect_result, None)  # a blocking connect(2)
+            return
+
+        def finished() -> None:
+            # CPython with a timeout: non-blocking connect, wait writable, read SO_ERROR.
+            # The socket stays "connecting" for the kernel, so a second connect() reports
+            # success (or ECONNABORTED after a failure) and only a third says EISCONN.
+            if ep.is_connecting():
+                raise StackError(Err.WOULD_BLOCK)
+            err = ep.take_error()
+            if err is not None:
+                raise StackError(err)
+
+        self._call(finished, timeout, True)
 
     def connect_ex(self, address: Address) -> int:
         """Like :meth:`connect` but returns an errno (0 on success); bad arguments and
@@ -596,9 +653,9 @@ class socket(_stdlib_socket.socket):
         view = memoryview(data).cast("B")
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            return self._call(lambda: ep.send_to(view, None, 0), self._op_timeout(flags))
+            return self._call(lambda: ep.send_to(view, None, 0), self._op_timeout(flags), True)
         assert isinstance(ep, TCPEndpoint)
-        return self._call(lambda: ep.send(view), self._op_timeout(flags))
+        return self._call(lambda: ep.send(view), self._op_timeout(flags), True)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of *data*, waiting as needed; the timeout covers the whole call."""
@@ -625,7 +682,7 @@ class socket(_stdlib_socket.socket):
             def send_piece(p: memoryview = piece) -> int:
                 return ep.send(p)
 
-            sent += self._call(send_piece, remaining)
+            sent += self._call(send_piece, remaining, True)
             if sent >= total:
                 return
 
@@ -639,17 +696,14 @@ class socket(_stdlib_socket.socket):
             return super().sendto(data, flags, address)
         self._check_flags(flags, _MSG_DONTWAIT | _MSG_NOSIGNAL)
         ep = self._endpoint()
-        if isinstance(ep, TCPEndpoint):
-            with self._stack.lock:
-                if ep.is_connected():
-                    raise _oserror(errno.EISCONN)
-            raise _oserror(errno.EPIPE)
-        assert isinstance(ep, UDPEndpoint)
         addr, port = self._resolve(address)
+        if isinstance(ep, TCPEndpoint):
+            return self.send(data, flags)  # TCP ignores the address, as tcp_sendmsg does
+        assert isinstance(ep, UDPEndpoint)
         if self._maybe_real(addr, port):
             return super().sendto(data, flags, self._format(addr, port))
         view = memoryview(data).cast("B")
-        return self._call(lambda: ep.send_to(view, addr, port), self._op_timeout(flags))
+        return self._call(lambda: ep.send_to(view, addr, port), self._op_timeout(flags), True)
 
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
         """Gather *buffers* into one send; ancillary data is not supported (``EOPNOTSUPP``)."""
@@ -672,6 +726,8 @@ class socket(_stdlib_socket.socket):
             return super().recv(bufsize, flags)
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        if bufsize == 0:
+            return b""  # CPython answers without a system call: nothing is consumed
         buf = bytearray(bufsize)
         n = self.recv_into(buf, bufsize, flags)
         return bytes(buf[:n]) if n != bufsize else bytes(buf)
@@ -681,12 +737,19 @@ class socket(_stdlib_socket.socket):
         if self._real:
             return super().recv_into(buffer, nbytes, flags)
         view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError(
+                "recv_into() argument 1 must be read-write bytes-like object,"
+                f" not {type(buffer).__name__}"
+            )
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
         if nbytes == 0:
             nbytes = len(view)
         elif nbytes > len(view):
             raise ValueError("buffer too small for requested bytes")
+        if nbytes == 0:
+            return 0  # CPython answers without a system call
         peek, timeout = self._recv_flags(flags)
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
@@ -779,6 +842,7 @@ class socket(_stdlib_socket.socket):
     # Teardown ------------------------------------------------------------------------------
     def shutdown(self, how: int) -> None:
         """``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR``. Raises ``OSError(ENOTCONN)``."""
+        how = _as_c_int(how)
         if self._real:
             return super().shutdown(how)
         if how not in (_socket.SHUT_RD, _socket.SHUT_WR, _socket.SHUT_RDWR):

@@ -23,7 +23,8 @@ from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
 
 S, T, V6 = _socket.SOL_SOCKET, _socket.IPPROTO_TCP, _socket.IPPROTO_IPV6
-_MIN_BUF = 2304  # SOCK_MIN_RCVBUF-ish floor, reported doubled like Linux
+#: Smallest buffers Linux allows, as reported (doubled): SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF.
+_MIN_REPORTED = {"SO_RCVBUF": 2304, "SO_SNDBUF": 4608}
 _MAX_BUF = 4 * 1024 * 1024
 
 _NAMES = {
@@ -95,7 +96,7 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
     elif name == "SO_BROADCAST":
         sock._broadcast = bool(number)
     elif name in ("SO_RCVBUF", "SO_SNDBUF"):
-        size = min(max(number, _MIN_BUF // 2), _MAX_BUF)
+        size = min(max(number, _MIN_REPORTED[name] // 2), _MAX_BUF)
         if tcp is not None:
             if name == "SO_RCVBUF":
                 tcp.config.rcv_buf = size
@@ -152,9 +153,13 @@ def _refresh(ep: TCPEndpoint) -> None:
 def get_option(sock: Any, ep: Endpoint, level: int, opt: int) -> int | bytes:
     """Read one option as ``getsockopt`` returns it (an int, or bytes for ``SO_LINGER``)."""
     name = _NAMES.get((level, opt))
-    if name is None:
-        raise _fail(errno.ENOPROTOOPT, f"usersock does not support {option_name(level, opt)}")
     tcp = ep if isinstance(ep, TCPEndpoint) else None
+    own_level = T if tcp is not None else _socket.IPPROTO_UDP
+    if ep.version == 4 and level not in (S, own_level, _socket.IPPROTO_IP):
+        # ip_getsockopt: a level an IPv4 socket does not handle is EOPNOTSUPP
+        raise _fail(errno.EOPNOTSUPP, f"{option_name(level, opt)} on an AF_INET socket")
+    if name is None or (level == T and tcp is None):
+        raise _fail(errno.ENOPROTOOPT, f"usersock does not support {option_name(level, opt)}")
     if name == "SO_ERROR":
         err = tcp.take_error() if tcp is not None else _udp_error(ep)
         return err.value if err is not None else 0

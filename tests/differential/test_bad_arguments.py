@@ -87,12 +87,6 @@ def test_bad_sizes_for_recv(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recv_into(bytes) with nothing queued: CPython raises TypeError at once (it needs a"
-    " writable buffer), usersock waits for data and raises TimeoutError (with data queued"
-    " both raise TypeError)",
-)
 def test_recv_into_a_read_only_buffer(env):
     cli, conn, _ = env.connected()
     nothing_queued = env.attempt(cli.recv_into, b"immutable")
@@ -116,11 +110,6 @@ def test_zero_byte_reads_never_touch_the_socket(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recv(0) and recv_into(<empty>) on a closed socket: CPython returns b'' / 0 without a"
-    " system call, usersock raises OSError(EBADF)",
-)
 def test_zero_byte_read_on_a_closed_socket(env):
     closed = env.tcp()
     closed.close()
@@ -154,12 +143,6 @@ def test_bad_timeouts(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settimeout('1') raises TypeError and settimeout(1e300) OverflowError in CPython"
-    " (timeout must be a number that fits a C timeval); usersock accepts both (float('1'),"
-    " 1e300)",
-)
 def test_timeout_type_and_range(env):
     s = env.tcp()
     return {
@@ -179,12 +162,6 @@ def test_bad_listen_arguments(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shutdown('both') / shutdown(None) / shutdown(1.0): CPython raises TypeError (how"
-    " must be an int); usersock raises OSError(EINVAL) for the first two and accepts 1.0"
-    " as SHUT_WR",
-)
 def test_shutdown_with_a_non_integer(env):
     cli, conn, _ = env.connected()
     return {
@@ -204,14 +181,6 @@ def test_bad_option_arguments(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="setsockopt(level, opt, None) without optlen raises TypeError in CPython,"
-    " OSError(EINVAL) in usersock; getsockopt(..., buflen): CPython treats buflen 0 as no"
-    " buflen (returns the int 0) and rejects buflen outside 1..1024 with"
-    " OSError('getsockopt buflen out of range'); usersock returns bytes for all three"
-    " (b'' for 0, 3 zero bytes for -1, 4 zero bytes for 2000)",
-)
 def test_setsockopt_none_and_getsockopt_buflen(env):
     s = env.tcp()
     return {

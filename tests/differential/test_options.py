@@ -131,13 +131,6 @@ def test_setsockopt_at_a_level_the_socket_does_not_handle(env):
     [
         pytest.param(
             socket.AF_INET,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="getsockopt() at a level an IPv4 socket does not handle (IPPROTO_TCP on"
-                " UDP, IPPROTO_IPV6, an unknown level): Linux's ip_getsockopt raises"
-                " OSError(EOPNOTSUPP), usersock OSError(ENOPROTOOPT) (IPv6 sockets: ENOPROTOOPT"
-                " on both)",
-            ),
         ),
         socket.AF_INET6,
     ],
@@ -174,11 +167,6 @@ def test_buffer_sizes_read_back_doubled(env):
     return [s.getsockopt(SOL, socket.SO_RCVBUF), s.getsockopt(SOL, socket.SO_SNDBUF)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SO_RCVBUF/SO_SNDBUF set to 1: Linux reads back [2304, 4608] (SOCK_MIN_RCVBUF and"
-    " SOCK_MIN_SNDBUF differ), usersock [2304, 2304]",
-)
 def test_tiny_buffer_sizes_are_raised_to_the_minimum(env):
     s = env.tcp()
     s.setsockopt(SOL, socket.SO_RCVBUF, 1)

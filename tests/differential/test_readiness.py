@@ -134,11 +134,6 @@ def test_select_after_reset(env):
     return select_state(cli)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="select() on a new, unconnected TCP socket: Linux reports it readable and writable"
-    " (tcp_poll gives POLLOUT|POLLHUP in state CLOSE), usersock reports nothing ready",
-)
 def test_select_on_a_fresh_socket(env):
     s = env.tcp()
     return select_state(s)
@@ -173,12 +168,6 @@ def test_poll_masks_through_a_connection_lifecycle(env):
     return seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="poll() after the peer's FIN with POLLRDHUP asked: Linux POLLIN|POLLRDHUP, usersock"
-    " POLLIN only; after our own SHUT_WR too (both directions shut): Linux"
-    " POLLIN|POLLOUT|POLLHUP, usersock POLLIN|POLLOUT",
-)
 def test_poll_rdhup_at_eof_and_hup_when_both_directions_are_shut(env):
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_WR)
@@ -263,11 +252,6 @@ def test_epoll_masks_through_a_connection_lifecycle(env):
     return seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="epoll with EPOLLRDHUP after the peer's FIN: Linux EPOLLIN|EPOLLOUT|EPOLLRDHUP,"
-    " usersock EPOLLIN|EPOLLOUT",
-)
 def test_epoll_rdhup_at_eof(env):
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_WR)

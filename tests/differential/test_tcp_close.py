@@ -124,11 +124,6 @@ def test_reset_is_reported_once_by_so_error(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="getpeername() after the connection was reset: Linux raises OSError(ENOTCONN) (the"
-    " socket is CLOSED), usersock still returns the old peer address",
-)
 def test_getpeername_after_reset(env):
     cli, conn, _ = env.connected()
     cli.sendall(b"never read")
@@ -138,13 +133,6 @@ def test_getpeername_after_reset(env):
     return {"getpeername": env.attempt(cli.getpeername), "recv": env.attempt(cli.recv, 10)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an RST that answers data sent to a peer that already closed (our socket in"
-    " CLOSE-WAIT): Linux's tcp_reset sets EPIPE in CLOSE-WAIT, so the next send raises"
-    " BrokenPipeError(EPIPE); usersock raises ConnectionResetError(ECONNRESET) first,"
-    " EPIPE after",
-)
 def test_send_to_a_closed_peer_is_answered_by_reset(env):
     cli, conn, _ = env.connected()
     conn.close()
@@ -161,12 +149,6 @@ def test_send_to_a_closed_peer_is_answered_by_reset(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recv() after an RST received in CLOSE-WAIT (FIN already read): Linux returns b''"
-    " (EOF was seen; the pending error is EPIPE, reported by send), usersock raises"
-    " ConnectionResetError(ECONNRESET)",
-)
 def test_recv_after_reset_in_close_wait(env):
     cli, conn, _ = env.connected()
     conn.close()
@@ -179,11 +161,6 @@ def test_recv_after_reset_in_close_wait(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sendall() to a peer that closed: Linux gives [ok, EPIPE, EPIPE] (RST in CLOSE-WAIT"
-    " means EPIPE), usersock [ok, ECONNRESET, EPIPE]",
-)
 def test_sendall_to_a_closed_peer_breaks(env):
     cli, conn, _ = env.connected()
     conn.close()
@@ -203,12 +180,6 @@ def test_linger_zero_close_resets(env):
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv, 10)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="close() of a listener with an established but not yet accepted connection: Linux"
-    " sends RST, the client's recv raises ConnectionResetError(ECONNRESET); usersock sends"
-    " nothing and the client's recv times out",
-)
 def test_closing_a_listener_resets_unaccepted_connections(env):
     lst = env.listener()
     cli = env.tcp()
@@ -219,12 +190,6 @@ def test_closing_a_listener_resets_unaccepted_connections(env):
     return env.attempt(cli.recv, 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shutdown(SHUT_RDWR) of a listening socket: Linux stops listening (accept raises"
-    " OSError(EINVAL), a new connect is refused with ECONNREFUSED); usersock keeps"
-    " listening (accept times out, connect succeeds)",
-)
 def test_shutdown_of_a_listener_stops_it(env):
     lst = env.listener()
     address = env.address(lst)

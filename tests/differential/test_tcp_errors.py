@@ -55,13 +55,6 @@ def test_blocking_socket_refused_can_connect_again(env):
     return {"first": first, "second": second}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connect() again after a refused connect() on a socket with a timeout: CPython"
-    " connects non-blocking and consumes SO_ERROR, the kernel socket stays 'connecting',"
-    " so Linux answers the second connect with ConnectionAbortedError(ECONNABORTED);"
-    " usersock starts a new connection (returns None)",
-)
 def test_timeout_socket_refused_then_connect_again_is_aborted(env):
     # With a timeout CPython connects non-blocking and reads SO_ERROR itself; the kernel
     # socket stays "connecting", so the next connect reports ECONNABORTED.
@@ -100,12 +93,6 @@ def test_reuseaddr_does_not_share_a_listening_port(env):
     return env.attempt(s.bind, env.address(lst))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two sockets bound to one port with SO_REUSEADDR: Linux lets the first listen() and"
-    " gives the second EADDRINUSE; usersock refuses the first listen() too"
-    " (OSError(EADDRINUSE))",
-)
 def test_reuseaddr_lets_two_unlistened_sockets_bind(env):
     a = env.tcp()
     a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -162,12 +149,6 @@ def test_rebind_after_close_needs_reuseaddr(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a server restarted with SO_REUSEADDR on a port whose old connection is in TIME-WAIT:"
-    " bind() succeeds on both, but listen() raises OSError(EADDRINUSE) in usersock where Linux"
-    " listens (TIME-WAIT sockets do not conflict with a listener)",
-)
 def test_listen_after_reuseaddr_rebind_over_time_wait(env):
     _, port = _server_closed_first(env)
     reusing = env.tcp()
@@ -256,12 +237,6 @@ def test_listening_socket_is_not_connected(env):
     return {"recv": env.attempt(lst.recv, 1), "getpeername": env.attempt(lst.getpeername)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="send()/sendall() on a TCP socket that is not connected (fresh, bound or listening):"
-    " Linux raises BrokenPipeError(EPIPE) (tcp_sendmsg -> sk_stream_wait_connect), usersock"
-    " raises OSError(ENOTCONN)",
-)
 def test_send_on_an_unconnected_socket_is_a_broken_pipe(env):
     fresh, bound, lst = env.tcp(timeout=None), env.tcp(timeout=None), env.listener()
     bound.bind((env.host, 0))
@@ -274,21 +249,11 @@ def test_send_on_an_unconnected_socket_is_a_broken_pipe(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shutdown(SHUT_WR) of a listening socket: Linux returns None (nothing to shut),"
-    " usersock raises OSError(ENOTCONN)",
-)
 def test_shutdown_wr_of_a_listener_is_allowed(env):
     lst = env.listener()
     return env.attempt(lst.shutdown, socket.SHUT_WR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sendto(data, address) on a connected TCP socket: Linux ignores the address and sends"
-    " (returns 1, the peer gets the byte); usersock raises OSError(EISCONN)",
-)
 def test_sendto_on_connected_tcp_ignores_the_address(env):
     cli, conn, lst = env.connected()
     sent = env.attempt(cli.sendto, b"x", env.address(lst))
@@ -312,13 +277,6 @@ def test_blocking_connect_twice_is_eisconn(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connect() again on a socket with a timeout that connected: CPython's timeout connect"
-    " leaves the kernel socket 'connecting', so Linux answers the second connect() with"
-    " success (None) and only the third with EISCONN; usersock raises OSError(EISCONN) at"
-    " once",
-)
 def test_timeout_connect_twice_succeeds_once_more(env):
     # CPython's timeout connect leaves the kernel socket "connecting"; Linux answers the next
     # connect() with success and only the one after that with EISCONN.

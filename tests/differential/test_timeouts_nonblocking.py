@@ -59,12 +59,6 @@ def test_timeout_error_is_an_oserror(env):
     return "no timeout"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recv()/send() on a listening socket with a timeout: CPython polls before each call"
-    " and a listener never becomes ready, so both raise TimeoutError('timed out');"
-    " usersock raises OSError(ENOTCONN) at once (blocking sockets agree: ENOTCONN)",
-)
 def test_socket_with_timeout_waits_for_readiness_before_failing(env):
     # CPython polls a timeout socket before the call: a listener never becomes readable for
     # recv() or writable for send(), so those time out instead of failing at once.
@@ -73,12 +67,6 @@ def test_socket_with_timeout_waits_for_readiness_before_failing(env):
     return {"recv": env.attempt(lst.recv, 1), "send": env.attempt(lst.send, b"x")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accept() on a connected socket with a timeout: CPython polls for readability first"
-    " and times out (TimeoutError); usersock raises OSError(EINVAL) at once (blocking"
-    " sockets agree: EINVAL)",
-)
 def test_accept_on_a_connected_timeout_socket_times_out(env):
     cli, _, _ = env.connected()
     cli.settimeout(0.1)

@@ -85,13 +85,6 @@ def test_empty_datagram(env):
     return {"sent": sent, "got": b.recvfrom(10)[0]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UDP recv(0) and recv_into(<empty>): CPython returns b''/0 without a system call, so"
-    " no datagram is consumed (the next recv gets b'first'; recvfrom(0) does consume one);"
-    " usersock consumes a datagram on each, so its last recv times out (uncaught"
-    " TimeoutError)",
-)
 def test_zero_byte_reads(env):
     # CPython answers recv(0) and recv_into(<empty>) without asking the kernel, so nothing
     # is consumed; recvfrom(0) does call recvfrom(2) and discards a datagram.
@@ -287,11 +280,6 @@ def test_connected_shutdown_wr(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recv() on a connected UDP socket after shutdown(SHUT_RD) when a datagram arrives:"
-    " Linux still delivers it (b'late', readable), usersock returns b''",
-)
 def test_connected_shutdown_rd_keeps_receiving(env):
     server = env.bound_udp()
     s = env.bound_udp()

@@ -69,8 +69,8 @@ class PortTable:
                 continue
             if new.reuse_port and old.reuse_port:
                 continue
-            if new.reuse_addr and old.reuse_addr and not old.listening and not new.listening:
-                continue
+            if new.reuse_addr and old.reuse_addr and not old.listening:
+                continue  # only a listener blocks a SO_REUSEADDR port (inet_csk_bind_conflict)
             return True
         return False
 

@@ -79,9 +79,17 @@ class Endpoint:
     # Addresses ---------------------------------------------------------------------------
     def check_family(self, addr: bytes) -> None:
         """Raise ``StackError(ADDRESS_FAMILY_NOT_SUPPORTED)`` if *addr* is of the wrong
-        family for this endpoint."""
-        if len(addr) != (4 if self.version == 4 else 16):
-            raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
+        family for this endpoint. An IPv4 address on a dual-stack IPv6 endpoint (one that
+        is not ``IPV6_V6ONLY``; the socket gave it as ``::ffff:a.b.c.d``) turns the endpoint
+        into an IPv4 one, as Linux's ``ipv6_mapped`` operations do."""
+        if len(addr) == (4 if self.version == 4 else 16):
+            return
+        if len(addr) == 4 and self.version == 6 and not self.v6only:
+            local = self.local_addr
+            if local is None or not any(local) or len(local) == 4:
+                self.version = 4
+                return
+        raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
 
     def bind(self, addr: bytes, port: int) -> None:
         """Claim *port* (0 picks an ephemeral one) on *addr* (a local address or the
@@ -151,6 +159,10 @@ class Endpoint:
 
     def readable(self) -> bool:
         raise NotImplementedError
+
+    def hangup(self) -> int:
+        """0, 1 (read side shut: POLLRDHUP) or 2 (both: POLLHUP); see ``Readiness``."""
+        return 0
 
     def writable(self) -> bool:
         raise NotImplementedError

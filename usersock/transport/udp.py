@@ -126,9 +126,9 @@ class UDPEndpoint(Endpoint):
 
     def deliver(self, payload: bytes, src: bytes, src_port: int) -> None:
         """Queue an inbound datagram, or drop it (counted) when the buffer is full."""
-        if self.shut_rd or self.closed:
-            self.stack.stats.drop("udp-shut")
-            return
+        if self.closed:
+            self.stack.stats.drop("udp-closed")
+            return  # (shutdown(SHUT_RD) does not stop delivery on Linux: udp keeps queueing)
         if self.queued_bytes + len(payload) > self.rcv_buf and self.queue:
             self.stack.stats.drop("udp-rcvbuf-full")
             return
@@ -159,6 +159,11 @@ class UDPEndpoint(Endpoint):
 
     def writable(self) -> bool:
         return True
+
+    def hangup(self) -> int:
+        if self.shut_rd:
+            return 2 if self.shut_wr else 1
+        return 0
 
     def close(self) -> None:
         """Release the port and leave the demux tables (idempotent)."""

@@ -73,6 +73,7 @@ class TCPEndpoint(Endpoint):
         self.sock_state = "unconnected"
         self.user_bound = False
         self.retransmissions_counted = 0
+        self.reset_error: Err | None = None
 
     # Opening -------------------------------------------------------------------------------
     def connect(self, addr: bytes, port: int) -> Err:
@@ -128,6 +129,7 @@ class TCPEndpoint(Endpoint):
         stack.connections[key] = self
         self.error_reported = False
         self.icmp_error = None
+        self.reset_error = None
         self.sock_state = "connecting"
         stack.stats.tcp_active_opens += 1
         self.conn.connect(now)
@@ -230,7 +232,10 @@ class TCPEndpoint(Endpoint):
         conn = self.conn
         if conn is None:
             return
+        before = conn.state
         conn.handle_segment(hdr, payload, now)
+        if before is State.CLOSE_WAIT and conn.error is Err.CONNECTION_RESET:
+            self.reset_error = Err.BROKEN_PIPE  # tcp_reset: a reset in CLOSE-WAIT is EPIPE
         self._transmit(conn.segments_to_send(now))
         self.stack.mark_dirty(self)
 
@@ -302,20 +307,19 @@ class TCPEndpoint(Endpoint):
     # Application calls ---------------------------------------------------------------------
     def take_error(self) -> Err | None:
         """The error that ended the connection, reported once (``SO_ERROR`` semantics)."""
-        if self.error_reported:
-            return None
-        err = self.icmp_error
-        if err is None and self.conn is not None:
-            err = self.conn.error
+        err = self.peek_error()
         if err is not None:
             self.error_reported = True
         return err
 
     def peek_error(self) -> Err | None:
+        """The pending error without taking it."""
         if self.error_reported:
             return None
         if self.icmp_error is not None:
             return self.icmp_error
+        if self.reset_error is not None:
+            return self.reset_error
         return self.conn.error if self.conn is not None else None
 
     def is_connected(self) -> bool:
@@ -336,7 +340,7 @@ class TCPEndpoint(Endpoint):
             raise StackError(err)
         conn = self.conn
         if conn is None:
-            raise StackError(Err.NOT_CONNECTED)
+            raise StackError(Err.BROKEN_PIPE)  # sk_stream_wait_connect: not connecting
         if self.shut_wr:
             raise StackError(Err.BROKEN_PIPE)
         state = conn.state
@@ -386,6 +390,8 @@ class TCPEndpoint(Endpoint):
             raise StackError(Err.NOT_CONNECTED)
         if conn.readable_bytes():
             return conn
+        if conn.rcv.fin_received:
+            return None  # tcp_recvmsg: SOCK_DONE (FIN seen) reads EOF before any error
         err = self.take_error()
         if err is not None:
             raise StackError(err)
@@ -394,13 +400,15 @@ class TCPEndpoint(Endpoint):
         raise StackError(Err.WOULD_BLOCK)
 
     def shutdown(self, read: bool, write: bool) -> None:
-        """``shutdown(2)``. Raises ``StackError(NOT_CONNECTED)`` if not connected."""
+        """``shutdown(2)`` as Linux's ``inet_shutdown``: on a listener, ``SHUT_RD`` (or
+        ``SHUT_RDWR``) stops listening (pending connections are reset) and ``SHUT_WR`` does
+        nothing. Raises ``StackError(NOT_CONNECTED)`` on an unconnected socket."""
+        if self.listener is not None:
+            if read:
+                self._stop_listening()
+            return
         conn = self.conn
         if conn is None or (conn.state not in SYNCHRONIZED and conn.state is not State.SYN_SENT):
-            if self.listener is not None and read:
-                self.shut_rd = True
-                self.notify()
-                return
             raise StackError(Err.NOT_CONNECTED)
         if read:
             self.shut_rd = True
@@ -408,6 +416,18 @@ class TCPEndpoint(Endpoint):
             self.shut_wr = True
             conn.shutdown_write()
             self.stack.mark_dirty(self)
+        self.stack.process()
+        self.notify()
+
+    def _stop_listening(self) -> None:
+        """Back to a bound, closed socket: reset the queued children, leave the demux."""
+        listener = self.listener
+        assert listener is not None
+        listener.close()
+        self.listener = None
+        self.unregister_bound()
+        if self.owner is not None:
+            self.owner.listening = False
         self.stack.process()
         self.notify()
 
@@ -421,11 +441,8 @@ class TCPEndpoint(Endpoint):
         self.closed = True
         self.detached = True
         if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-            self.unregister_bound()
+            self._stop_listening()
             self.release_port()
-            self.notify()
             return
         conn = self.conn
         if conn is None:
@@ -445,25 +462,44 @@ class TCPEndpoint(Endpoint):
 
     # Readiness -----------------------------------------------------------------------------
     def readable(self) -> bool:
+        """``tcp_poll``'s POLLIN (or POLLHUP, which ``select`` counts as readable)."""
         if self.listener is not None:
-            return self.listener.has_pending() or self.shut_rd
+            return self.listener.has_pending()
         conn = self.conn
         if conn is None:
-            return False
+            return True  # a closed (never connected) socket polls POLLHUP
         return bool(
             conn.readable_bytes()
-            or conn.at_eof()
+            or conn.rcv.fin_received
             or self.shut_rd
             or self.peek_error() is not None
             or conn.state is State.CLOSED
         )
 
     def writable(self) -> bool:
+        """``tcp_poll``'s POLLOUT."""
+        if self.listener is not None:
+            return False
         conn = self.conn
         if conn is None:
-            return False
+            return True  # a closed socket is "writable" (the write fails at once)
         if self.peek_error() is not None or conn.state is State.CLOSED:
             return True
         if conn.state in SENDABLE and not self.shut_wr:
             return conn.send_space() > 0
         return conn.state not in (State.SYN_SENT, State.SYN_RECEIVED)
+
+    def hangup(self) -> int:
+        """How far the socket has hung up, for the readiness mirror: 1 when the read side
+        is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), as
+        ``tcp_poll`` reports them. A never-connected socket reports 0 here (its POLLHUP is
+        not terminal, so it is not mirrored)."""
+        conn = self.conn
+        if conn is None or self.listener is not None:
+            return 0
+        if conn.state is State.CLOSED:
+            return 2
+        read_shut = self.shut_rd or conn.rcv.fin_received
+        if not read_shut:
+            return 0
+        return 2 if self.shut_wr or conn.state in (State.LAST_ACK, State.TIME_WAIT) else 1

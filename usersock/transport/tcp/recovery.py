@@ -10,8 +10,8 @@ recovery object, chosen when the handshake settles SACK, and calls it on a dupli
 (:meth:`LossRecovery.on_recovery_ack`), from its timers, and from its output routine while
 ``sender.recovery_due`` is set (:meth:`LossRecovery.output`, which sends retransmissions and
 returns the congestion window new data may fill). As gVisor's ``reno_recovery.go`` and
-``sack_recovery.go`` do, the objects hold their sender and work on its variables; nothing here
-runs while no segment is lost, so the per-segment cost of a clean transfer does not change.
+``sack_recovery.go`` do, the objects hold their sender and work on its variables. While no
+segment is lost the only work here is re-arming the probe timer, once per burst sent.
 
 In the order a loss meets them:
 
@@ -52,7 +52,8 @@ In the order a loss meets them:
 The congestion response to a loss is RFC 5681's ``ssthresh = max(FlightSize / 2, 2 * SMSS)``,
 with FlightSize excluding the Limited Transmit segments (RFC 5681 section 3.2 step 2). After a
 retransmission timeout no new recovery starts until SND.UNA passes the data outstanding at the
-timeout (RFC 6582 section 3.2 step 2, RFC 6675 section 5.1).
+timeout (RFC 6675 section 5.1; RFC 6582 section 3.2 step 2, softened by its ACK heuristic of
+section 4.1), so that the echoes of the go-back-N resend do not start one.
 """
 
 from __future__ import annotations
