@@ -65,6 +65,7 @@ from __future__ import annotations
 import functools
 import inspect
 import socket as _socket_module
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from types import ModuleType, TracebackType
@@ -75,7 +76,7 @@ import wrapt
 from usersock import dns
 from usersock.clock import Clock
 from usersock.net import Network, current, pop, push
-from usersock.sockets import PatchedSocket
+from usersock.sockets import PatchedSocket, is_virtual
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,7 +116,42 @@ _lock = threading.Lock()
 _saved: list[Any] = []  # what each site held before the first patched(); empty when unpatched
 
 
+_asyncio_hooked = False
+
+
+def hook_asyncio_sendfile() -> None:
+    """Make asyncio fall back to ``send()`` for virtual sockets in ``loop.sock_sendfile`` and
+    ``loop.sendfile`` (aiohttp's ``FileResponse``).
+
+    asyncio's native path calls ``os.sendfile(sock.fileno(), ...)``, which would write the
+    file into the readiness descriptor instead of the connection. The hook raises asyncio's
+    own ``SendfileNotAvailableError`` for a virtual socket, which sends asyncio down its
+    documented fallback; real sockets are untouched. Installed once, when asyncio's Unix
+    event loop is loaded (at the first ``patched()``, or at a virtual socket's first
+    ``fileno()``), and kept: it only ever acts on virtual sockets.
+    """
+    global _asyncio_hooked
+    if _asyncio_hooked:
+        return
+    unix_events = sys.modules.get("asyncio.unix_events")
+    if unix_events is None:
+        return
+    loop_class = unix_events._UnixSelectorEventLoop
+    native = loop_class._sock_sendfile_native
+    exceptions = sys.modules["asyncio.exceptions"]
+
+    async def _sock_sendfile_native(self: Any, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_virtual(sock):
+            raise exceptions.SendfileNotAvailableError("a usersock socket has no kernel sendfile")
+        return await native(self, sock, *args, **kwargs)
+
+    functools.update_wrapper(_sock_sendfile_native, native)
+    loop_class._sock_sendfile_native = _sock_sendfile_native
+    _asyncio_hooked = True
+
+
 def _install() -> None:
+    hook_asyncio_sendfile()
     _saved[:] = [getattr(module, name) for module, name, _ in SITES]
     for module, name, replacement in SITES:
         setattr(module, name, replacement)

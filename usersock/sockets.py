@@ -368,6 +368,10 @@ class socket(_stdlib_socket.socket):
         if self._ready is None:
             with self._stack.lock:
                 if self._ready is None and self._ep is not None:
+                    if "asyncio.unix_events" in sys.modules:
+                        from usersock.patch import hook_asyncio_sendfile
+
+                        hook_asyncio_sendfile()
                     ready = Readiness()
                     _CSocket.__init__(self, _socket.AF_UNIX, _STREAM, 0, ready.exposed_fd)
                     self._ready = ready

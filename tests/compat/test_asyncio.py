@@ -332,12 +332,6 @@ def test_loop_sock_sendto_recvfrom():
         run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=asyncio.TimeoutError,
-    reason="loop.sock_sendfile uses os.sendfile(sock.fileno()): the file's bytes go into the"
-    " readiness socket pair, not the virtual connection, and the call then hangs",
-)
 def test_loop_sock_sendfile():
     payload = b"0123456789abcdef" * 8192
 

@@ -15,7 +15,6 @@ import json
 import pathlib
 import queue
 import socket
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -290,14 +289,6 @@ def test_server_restarts_on_the_same_port(serving, wait):
             assert any(c.state == "TIME-WAIT" and c.local[1] == port for c in net.connections())
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 13),
-    strict=True,
-    raises=AssertionError,
-    reason="usersock.stack.route.format_address renders addresses with str(ipaddress...):"
-    " an IPv4-mapped peer shows as '::ffff:7f00:1' before Python 3.13; CPython's socket"
-    " module (inet_ntop) gives '::ffff:127.0.0.1' on every version",
-)
 def test_dual_stack_server_reached_over_ipv4_and_ipv6(wait):
     """``socket.create_server(..., dualstack_ipv6=True)`` (how ``python -m http.server``
     binds by default) takes IPv4 clients too, as IPv4-mapped IPv6 peers."""

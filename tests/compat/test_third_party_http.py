@@ -225,12 +225,6 @@ def test_aiohttp_websocket():
         run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=asyncio.TimeoutError,
-    reason="web.FileResponse sends with loop.sendfile -> os.sendfile(sock.fileno()), which"
-    " writes into the readiness socket pair instead of the virtual connection and hangs",
-)
 def test_aiohttp_file_response(tmp_path: pathlib.Path):
     content = bytes(range(256)) * 1200  # 300 KiB
     path = tmp_path / "static.bin"

@@ -7,6 +7,7 @@ accepted at this API edge and converted once with :mod:`ipaddress`.
 from __future__ import annotations
 
 import ipaddress
+import socket as _socket
 from dataclasses import dataclass, field
 
 from usersock.errors import Err, StackError
@@ -28,8 +29,9 @@ def parse_address(text: str | bytes) -> bytes:
 
 
 def format_address(addr: bytes) -> str:
-    """Return the usual text form of a packed address (``"192.168.1.1"``, ``"::1"``)."""
-    return str(ipaddress.ip_address(addr))
+    """Return the text form of a packed address as the socket module gives it
+    (``inet_ntop``: ``"192.168.1.1"``, ``"::1"``, ``"::ffff:127.0.0.1"`` on every Python)."""
+    return _socket.inet_ntop(_socket.AF_INET if len(addr) == 4 else _socket.AF_INET6, addr)
 
 
 @dataclass(frozen=True, slots=True)
