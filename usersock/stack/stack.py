@@ -47,6 +47,9 @@ from usersock.wire.packet import Packet
 
 logger = logging.getLogger("usersock.stack")
 
+#: Seconds the timer thread waits for new timers before it exits.
+TIMER_THREAD_LINGER = 1.0
+
 
 class NetworkProtocol(Protocol):
     """An injected network protocol (IPv4 or IPv6)."""
@@ -421,7 +424,14 @@ class Stack:
                 while not self.closed:
                     deadline = self._timers.next_deadline()
                     if deadline is None:
-                        return
+                        # Linger before exiting: request/response traffic arms and clears
+                        # timers constantly, and a thread start per round trip is costly.
+                        self._timer_wait_until = float("inf")
+                        self._timer_cond.wait(TIMER_THREAD_LINGER)
+                        self._timer_wait_until = None
+                        if self._timers.next_deadline() is None:
+                            return
+                        continue
                     delay = deadline - self.clock.now()
                     if delay > 0:
                         self._timer_wait_until = deadline

@@ -16,7 +16,6 @@ Every method needs the stack lock.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from usersock.errors import Err, StackError
@@ -205,9 +204,8 @@ class TCPEndpoint(Endpoint):
         assert isinstance(ip, IPProtocol)
         self.net_header = ip.header(route.local, route.remote, PROTO_TCP)
         config = self.config
-        mss = route.mtu - IP_TCP_OVERHEAD[self.version]
-        if config.mss != mss:
-            self.config = config = dataclasses.replace(config, mss=mss)
+        # Each endpoint owns its config record (listeners hand children a copy).
+        config.mss = route.mtu - IP_TCP_OVERHEAD[self.version]
 
     def adopt(self, route: RouteInfo, conn: Connection, parent: Listener) -> None:
         """Become the child of *parent* for a passive open (the listener calls this)."""

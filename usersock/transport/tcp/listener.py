@@ -12,7 +12,7 @@ Every method needs the stack lock.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -64,7 +64,7 @@ class Listener:
             stack.stats.drop("no-route")
             return
         version = 4 if len(net.dst) == 4 else 6
-        child = TCPEndpoint(stack, version, dataclasses.replace(parent.config))
+        child = TCPEndpoint(stack, version, copy.copy(parent.config))
         child.reuse_addr = parent.reuse_addr
         child.reuse_port = parent.reuse_port
         iss = stack.isn.isn(net.dst, hdr.dst_port, net.src, hdr.src_port, now)

@@ -78,6 +78,12 @@ _S = State
 _E = Event
 
 #: Every legal transition: ``(state, event) -> next state``. Nothing else may happen.
+# Members are singletons compared by identity, so hash them by identity too: Enum's own
+# ``__hash__`` is Python code (``hash(self._name_)``), and state sets and the transition
+# table are consulted on every segment.
+State.__hash__ = object.__hash__  # type: ignore[method-assign]
+Event.__hash__ = object.__hash__  # type: ignore[method-assign]
+
 TRANSITIONS: dict[tuple[State, Event], State] = {
     # Opening (RFC 9293 section 3.5).
     (_S.CLOSED, _E.ACTIVE_OPEN): _S.SYN_SENT,
