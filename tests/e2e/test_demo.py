@@ -100,3 +100,22 @@ def test_module_entry_point_runs_the_demo() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("Received response: Hey TCP Client") == 2
     assert "Starting TCP server" in out.stdout
+
+
+def test_the_stack_and_demo_need_nothing_but_python() -> None:
+    """The quick start's first command runs on a bare interpreter: importing usersock and
+    running the seed demo must not load wrapt (only ``patched()`` needs it)."""
+    code = (
+        "import sys, usersock, usersock.demo\n"
+        "assert 'wrapt' not in sys.modules, 'usersock imported wrapt'\n"
+        "assert usersock.demo.run(1) == ['Hey TCP Client']\n"
+        "assert 'wrapt' not in sys.modules\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.returncode == 0, out.stderr
