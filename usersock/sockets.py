@@ -113,7 +113,7 @@ class socket(_stdlib_socket.socket):
     ) -> Any:
         if family == -1:
             family = _AF_INET
-        if fileno is not None or family not in _VERSION:
+        if fileno is not None or (isinstance(family, int) and family not in _VERSION):
             return _RealSocket(family, type, proto, fileno)
         return _CSocket.__new__(cls)
 
@@ -128,23 +128,28 @@ class socket(_stdlib_socket.socket):
         _endpoint: Endpoint | None = None,
     ) -> None:
         self._io_refs = 0
-        self._closed = False
+        self._closed = True  # until fully built: a failed constructor leaves nothing to close
         self._ep: Endpoint | None = None
         self._ready: Readiness | None = None
         self._real = False
+        self._vfamily = _stdlib_socket.AddressFamily.AF_INET
+        self._vtype = _stdlib_socket.SocketKind.SOCK_STREAM
+        self._vproto = 0
+        family, type, proto = _as_c_int(family), _as_c_int(type), _as_c_int(proto)  # noqa: A001
         if family == -1:
             family = _AF_INET
         if type == -1:
-            type = _STREAM
+            type = _STREAM  # noqa: A001
         if proto == -1:
             proto = 0
         base = type & ~_TYPE_FLAGS
+        if not 0 < base < 11 or not 0 <= proto < 263:  # SOCK_MAX, IPPROTO_MAX
+            raise _oserror(errno.EINVAL)
         if base == _STREAM and proto in (0, _socket.IPPROTO_TCP):
             kind = TCPEndpoint
         elif base == _DGRAM and proto in (0, _socket.IPPROTO_UDP):
             kind = UDPEndpoint  # type: ignore[assignment]
         else:
-            self._closed = True
             raise _oserror(
                 errno.EPROTONOSUPPORT,
                 "usersock supports SOCK_STREAM/TCP and SOCK_DGRAM/UDP,"

@@ -201,12 +201,6 @@ def test_bad_constructor_arguments(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="socket(2.0) and socket(family, SOCK_STREAM, 'tcp'): CPython raises TypeError;"
-    " usersock makes a socket for family 2.0 (2.0 == AF_INET) and raises"
-    " OSError(EPROTONOSUPPORT) for proto 'tcp'",
-)
 def test_non_integer_family_or_protocol(env):
     return {
         "family as float": env.attempt(socket.socket, float(env.family)),
@@ -214,12 +208,6 @@ def test_non_integer_family_or_protocol(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="socket(family, 999) and socket(family, SOCK_STREAM, 999): Linux raises"
-    " OSError(EINVAL) (unknown type; protocol >= IPPROTO_MAX), usersock"
-    " OSError(EPROTONOSUPPORT)",
-)
 def test_unknown_type_and_protocol_numbers(env):
     return {
         "type 999": env.attempt(socket.socket, env.family, 999),
@@ -236,13 +224,6 @@ def test_makefile_bad_modes(env):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="socket(family, 'stream') raises TypeError in both, but usersock leaves a"
-    " half-initialised object whose __del__ -> __repr__ raises AttributeError ('socket'"
-    " object has no attribute '_vfamily'), reported as an unraisable exception when it is"
-    " collected",
-)
 def test_failed_constructor_leaves_nothing_behind(env):
     unraisable = []
     saved = sys.unraisablehook

@@ -217,12 +217,6 @@ def test_v6only_listener_refuses_ipv4(env4):
     return env4.attempt(cli.connect, ("127.0.0.1", lst.getsockname()[1]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an AF_INET6 listener on '::' with IPV6_V6ONLY 0 accepting an IPv4 client: Linux"
-    " reports the peer as ('::ffff:127.0.0.1', port, 0, 0), usersock as ('127.0.0.1',"
-    " port, 0, 0) (IPv4-mapped addresses are listed as not implemented in the README)",
-)
 def test_dual_stack_listener_accepts_ipv4(env4):
     lst = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     env4.own(lst)
