@@ -135,11 +135,11 @@ class socket(_stdlib_socket.socket):
         self._vfamily = _stdlib_socket.AddressFamily.AF_INET
         self._vtype = _stdlib_socket.SocketKind.SOCK_STREAM
         self._vproto = 0
-        family, type, proto = _as_c_int(family), _as_c_int(type), _as_c_int(proto)  # noqa: A001
+        family, type, proto = _as_c_int(family), _as_c_int(type), _as_c_int(proto)
         if family == -1:
             family = _AF_INET
         if type == -1:
-            type = _STREAM  # noqa: A001
+            type = _STREAM
         if proto == -1:
             proto = 0
         base = type & ~_TYPE_FLAGS
