@@ -94,7 +94,9 @@ class Allowed:
 
 @dataclass(frozen=True)
 class ConnectionInfo:
-    """One TCP socket as ``ss -tan`` shows it."""
+    """One TCP socket as ``ss -tan`` shows it: ``send_queue`` is the bytes not yet
+    acknowledged by the peer (Send-Q), ``receive_queue`` the bytes not yet read (Recv-Q; for a
+    listener, the connections waiting for ``accept``)."""
 
     state: str
     local: tuple[str, int]
@@ -265,7 +267,7 @@ class Network:
                             conn.bytes_sent,
                             conn.bytes_received,
                             conn.retransmissions,
-                            conn.snd_buf_used if hasattr(conn, "snd_buf_used") else 0,
+                            len(conn.snd.buf),
                             conn.readable_bytes(),
                         )
                     )

@@ -1,0 +1,99 @@
+"""usersock.Network: hosts, the allow list, and the ss-like connection table."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import usersock
+from usersock.net import Allowed
+
+
+def test_connections_lists_listeners_and_connections_with_counters() -> None:
+    with usersock.Network() as net:
+        srv = net.socket()
+        srv.bind(("127.0.0.1", 8080))
+        srv.listen()
+        cli = net.socket()
+        cli.connect(("127.0.0.1", 8080))
+        conn, _ = srv.accept()
+        cli.sendall(b"x" * 1000)
+        table = {(c.state, c.local[1]): c for c in net.connections()}
+        assert ("LISTEN", 8080) in table
+        server_side = table[("ESTABLISHED", 8080)]
+        assert server_side.receive_queue == 1000
+        client_side = next(c for c in net.connections() if c.remote == ("127.0.0.1", 8080))
+        assert client_side.bytes_sent >= 1000 and client_side.send_queue == 0
+        assert len(conn.recv(2000)) == 1000  # (closing with unread data would send RST)
+        conn.close()
+        cli.close()
+        states = sorted(c.state for c in net.connections())
+        assert "TIME-WAIT" in states  # the active closer (the server side here) waits 2*MSL
+
+
+def test_add_host_and_virtual_names() -> None:
+    with usersock.Network() as net:
+        first = net.add_host("api.test")
+        second = net.add_host("db.test", "10.1.2.3")
+        assert first.startswith("198.18.") and second == "10.1.2.3"
+        srv = net.socket()
+        srv.bind(("db.test", 5432))
+        srv.listen()
+        cli = net.socket()
+        cli.connect(("db.test", 5432))
+        assert cli.getpeername() == ("10.1.2.3", 5432)
+        with pytest.raises(ValueError):
+            net.add_host("bad name")
+
+
+def test_real_addresses_are_blocked_with_a_clear_error() -> None:
+    with usersock.Network() as net:
+        s = net.socket()
+        with pytest.raises(usersock.RealNetworkBlocked) as info:
+            s.connect(("203.0.113.7", 443))
+        assert info.value.errno == errno.ENETUNREACH
+        assert "203.0.113.7:443" in str(info.value) and "allow=" in str(info.value)
+
+
+def test_allow_entries_parse() -> None:
+    assert Allowed.parse("127.0.0.1:5432") == Allowed("127.0.0.1", 5432)
+    assert Allowed.parse("db.example.com") == Allowed("db.example.com", None)
+    assert Allowed.parse("[::1]:80") == Allowed("::1", 80)
+    with pytest.raises(ValueError):
+        Allowed.parse("")
+
+
+def test_an_allowed_local_address_reaches_the_real_kernel() -> None:
+    real = socket.socket()
+    real.bind(("127.0.0.1", 0))
+    real.listen()
+    port = real.getsockname()[1]
+    with usersock.Network(allow=[f"127.0.0.1:{port}"]) as net:
+        s = net.socket()
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))  # allowed: a real connection, not the virtual 127/8
+        conn, _ = real.accept()
+        s.sendall(b"over the kernel")
+        assert conn.recv(100) == b"over the kernel"
+        assert not usersock.sockets.is_virtual(s)
+        conn.close()
+        s.close()
+    real.close()
+
+
+def test_demo_http_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "usersock", "demo", "http", "--requests", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count('"path": "/hello/') >= 2
+    assert "ss: " in out.stdout
