@@ -199,3 +199,22 @@ def test_syn_retransmission_gives_up_with_etimedout(peer: Peer) -> None:
         peer.clock.advance(1.0)
     assert syns == 7  # first SYN + 6 retries (Linux tcp_syn_retries)
     assert peer.clock.now() > 60  # 1 + 2 + 4 + 8 + 16 + 32 s of backoff before giving up
+
+
+def test_icmp_port_unreachable_fails_the_connect(peer: Peer) -> None:
+    """RFC 1122 4.2.3.9 / Linux tcp_v4_err: a hard ICMP error ends a connect in SYN-SENT."""
+    from usersock.wire.icmp import ICMPv4Header
+
+    cli = peer.stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setblocking(False)
+    assert cli.connect_ex((PEER, 80)) == errno.EINPROGRESS
+    syn_bytes = peer.link.read(timeout=0)
+    assert syn_bytes is not None
+    err = Packet(
+        IPv4Header(parse_address(PEER), parse_address(LOCAL), 1),
+        ICMPv4Header(3, 3),
+        syn_bytes[:28],
+    )
+    peer.link.inject(err.to_bytes())
+    assert cli.connect_ex((PEER, 80)) == errno.ECONNREFUSED
+    assert peer.nothing_sent()  # no RST to a port that does not exist

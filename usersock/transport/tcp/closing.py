@@ -93,6 +93,17 @@ def abort(conn: Connection) -> None:
     conn.rcv.buf.clear()
 
 
+def fail(conn: Connection, err: Err) -> None:
+    """A hard error reported from below (ICMP port or protocol unreachable during the
+    handshake, RFC 1122 section 4.2.3.9): CLOSED with *err* and nothing sent, as Linux's
+    ``tcp_v4_err`` ends a connect with ``tcp_done``."""
+    if conn.state is _S.CLOSED:
+        return
+    conn.error = err
+    conn._set_state(Event.ABORT)
+    teardown(conn)
+
+
 def reset_by_peer(conn: Connection) -> None:
     """An acceptable RST arrived (RFC 9293 section 3.10.7.4 step 2)."""
     state = conn.state

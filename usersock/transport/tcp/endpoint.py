@@ -23,6 +23,7 @@ from usersock.network.ip import IPProtocol
 from usersock.stack.ports import PortOwner
 from usersock.stack.stack import RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, wildcard
+from usersock.transport.tcp import closing
 from usersock.transport.tcp.connection import Connection, TCPConfig
 from usersock.transport.tcp.state import State
 from usersock.wire.ipv4 import PROTO_TCP
@@ -299,7 +300,7 @@ class TCPEndpoint(Endpoint):
         if conn is None or conn.state is not State.SYN_SENT:
             return
         self.icmp_error = err
-        conn.abort()
+        closing.fail(conn, err)
         self.stack.mark_dirty(self)
 
     # Application calls ---------------------------------------------------------------------
