@@ -9,6 +9,7 @@ executor), so the virtual hosts table is reached from a worker thread too.
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import socket
 import sys
@@ -369,3 +370,66 @@ def test_loop_sock_sendfile():
 
     with usersock.patched():
         asyncio.run(main())
+
+
+def test_datagram_endpoint_hears_port_unreachable():
+    """A datagram to a port nobody listens on comes back as ICMP port unreachable, which
+    asyncio hands to ``error_received`` as ``ConnectionRefusedError``, as on Linux."""
+
+    class Errors(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.error = asyncio.get_running_loop().create_future()
+
+        def error_received(self, exc: Exception) -> None:
+            if not self.error.done():
+                self.error.set_result(exc)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # closed again when the block ends
+        transport, protocol = await loop.create_datagram_endpoint(
+            Errors, remote_addr=("127.0.0.1", port)
+        )
+        try:
+            transport.sendto(b"anyone?")
+            assert isinstance(await protocol.error, ConnectionRefusedError)
+        finally:
+            transport.close()
+
+    with usersock.patched():
+        run(main())
+
+
+def test_reuse_port_servers_share_connections():
+    """Two servers on one port with ``reuse_port=True`` (one per worker, as multi-process
+    servers run): over 64 connections, both get some (on Linux all 64 going to one of them
+    has probability 2**-63)."""
+
+    async def main() -> collections.Counter[str]:
+        hits: collections.Counter[str] = collections.Counter()
+
+        def handler(name: str) -> Any:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                hits[name] += 1
+                writer.close()
+                await writer.wait_closed()
+
+            return handle
+
+        first = await asyncio.start_server(handler("first"), "127.0.0.1", 0, reuse_port=True)
+        port = first.sockets[0].getsockname()[1]
+        second = await asyncio.start_server(handler("second"), "127.0.0.1", port, reuse_port=True)
+        async with first, second:
+            for _ in range(64):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                assert await reader.read() == b""
+                writer.close()
+                await writer.wait_closed()
+        return hits
+
+    with usersock.patched():
+        hits = run(main())
+    assert sum(hits.values()) == 64
+    assert hits["first"] > 0 and hits["second"] > 0, hits

@@ -58,9 +58,14 @@ def test_httpx_async_against_http_server(serving, hello_handler, wait):
             for i in range(5):
                 assert (await c.get(f"/again/{i}")).text == f"hello /again/{i}"
 
+    class Server(http.server.ThreadingHTTPServer):
+        # 20 connections at once overflow socketserver's default backlog of 5; the dropped
+        # SYNs are retransmitted after 1 s, 3 s... (on Linux too): correct, but slow.
+        request_queue_size = 32
+
     with usersock.patched() as net:
         net.add_host("api.test")
-        server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
+        server = Server(("api.test", 0), hello_handler)
         port = server.server_address[1]
         with serving(server):
             run(main(port))

@@ -116,6 +116,8 @@ def test_syn_ack_carries_negotiated_options(peer: Peer) -> None:
 def test_data_exchange_and_passive_close(peer: Peer) -> None:
     _srv, conn = handshake_to_listener(peer)
     peer.inject(PSH | ACK, b"hello")
+    assert peer.nothing_sent()  # the ACK of a small message waits for the answer...
+    peer.clock.advance(0.001)  # ...for at most ACK_DEFER, then goes out alone
     ack, _ = peer.read()
     assert ack.flags & ACK and ack.ack == peer.seq + 5
     peer.seq += 5
@@ -218,3 +220,30 @@ def test_icmp_port_unreachable_fails_the_connect(peer: Peer) -> None:
     peer.link.inject(err.to_bytes())
     assert cli.connect_ex((PEER, 80)) == errno.ECONNREFUSED
     assert peer.nothing_sent()  # no RST to a port that does not exist
+
+
+def test_the_answer_carries_the_ack_of_the_request(peer: Peer) -> None:
+    """Request/response: the reply piggybacks the ACK, two segments per exchange."""
+    _srv, conn = handshake_to_listener(peer)
+    # The first read opens the window past the 65535 a SYN-ACK can carry: that window
+    # update goes out at once. Settle it, then look at a steady-state exchange.
+    peer.inject(PSH | ACK, b"hello")
+    assert conn.recv(100) == b"hello"
+    peer.seq += 5
+    peer.clock.advance(0.01)
+    peer.link.drain()
+    peer.inject(PSH | ACK, b"GET /")
+    assert conn.recv(100) == b"GET /"
+    conn.send(b"200 OK")
+    seg, data = peer.read()
+    assert data == b"200 OK" and seg.flags & ACK and seg.ack == peer.seq + 5
+    assert peer.nothing_sent()  # no separate pure ACK, now or later
+    peer.clock.advance(0.01)
+    assert peer.nothing_sent()
+
+
+def test_full_sized_segments_are_acked_without_waiting(peer: Peer) -> None:
+    _srv, _conn = handshake_to_listener(peer)
+    peer.inject(ACK, b"x" * 1460)
+    ack, _ = peer.read()  # bulk data is acknowledged when the stack goes idle
+    assert ack.ack == peer.seq + 1460

@@ -28,7 +28,9 @@ def test_connections_lists_listeners_and_connections_with_counters() -> None:
         server_side = table[("ESTABLISHED", 8080)]
         assert server_side.receive_queue == 1000
         client_side = next(c for c in net.connections() if c.remote == ("127.0.0.1", 8080))
-        assert client_side.bytes_sent >= 1000 and client_side.send_queue == 0
+        # Send-Q counts bytes not yet acknowledged: the ACK of a small message may still be
+        # waiting (ACK_DEFER) for an answer to ride on.
+        assert client_side.bytes_sent >= 1000 and 0 <= client_side.send_queue <= 1000
         assert len(conn.recv(2000)) == 1000  # (closing with unread data would send RST)
         conn.close()
         cli.close()

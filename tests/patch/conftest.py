@@ -91,8 +91,9 @@ class FakeRealResolver:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0,
-                    proto: int = 0, flags: int = 0) -> list[Any]:
+    def getaddrinfo(
+        self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
         self.calls.append(("getaddrinfo", (host, port, family, type, proto, flags)))
         out: list[Any] = []
         if family in (0, socket.AF_INET):

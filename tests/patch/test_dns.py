@@ -35,23 +35,91 @@ def outcome(func, *args):
 
 
 NUMERIC_HOSTS = [
-    None, "*", "127.0.0.1", "127.1", "0x7f.1", "010.0.0.1", "2130706433", "4294967295",
-    "4294967296", "1.16777215", "1.16777216", "256.0.0.1", "1.2.3.08", "0x", "1.2.3.4 ",
-    " 1.2.3.4", "1.2.3.4.", "127.0.0.1\x00junk", "::1", "::", "::ffff:1.2.3.4", "::1.2.3.4",
-    "1::2::3", "fe80::1%1", "fe80::1%lo", "fe80::1%no-such-if", "::1%1", "::1%lo",
-    "::1%4294967296", "fe80::1%4294967295", "fe80::1%", "ff02::1%lo", "ff05::1%lo",
-    "::ffff:1.2.3.4%1", "[::1]", "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # full-width
-    b"127.0.0.1", bytearray(b"1.2.3.4"), 7,
-    "a" * 64, "a..b", "\udc80", "",
+    None,
+    "*",
+    "127.0.0.1",
+    "127.1",
+    "0x7f.1",
+    "010.0.0.1",
+    "2130706433",
+    "4294967295",
+    "4294967296",
+    "1.16777215",
+    "1.16777216",
+    "256.0.0.1",
+    "1.2.3.08",
+    "0x",
+    "1.2.3.4 ",
+    " 1.2.3.4",
+    "1.2.3.4.",
+    "127.0.0.1\x00junk",
+    "::1",
+    "::",
+    "::ffff:1.2.3.4",
+    "::1.2.3.4",
+    "1::2::3",
+    "fe80::1%1",
+    "fe80::1%lo",
+    "fe80::1%no-such-if",
+    "::1%1",
+    "::1%lo",
+    "::1%4294967296",
+    "fe80::1%4294967295",
+    "fe80::1%",
+    "ff02::1%lo",
+    "ff05::1%lo",
+    "::ffff:1.2.3.4%1",
+    "[::1]",
+    "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # full-width
+    b"127.0.0.1",
+    bytearray(b"1.2.3.4"),
+    7,
+    "a" * 64,
+    "a..b",
+    "\udc80",
+    "",
 ]
 PORTS = [
-    80, 0, 65536, 70000, -1, True, 1.0, 2**63, "80", "", " 80", " \t80", "80 ", "+80", "-1",
-    "0x50", "08", "4294967376", "2147483648", "-4294967216", "18446744073709551696", "http",
-    "domain", "no-such-service", b"53", bytearray(b"80"), None, "\udc80",
+    80,
+    0,
+    65536,
+    70000,
+    -1,
+    True,
+    1.0,
+    2**63,
+    "80",
+    "",
+    " 80",
+    " \t80",
+    "80 ",
+    "+80",
+    "-1",
+    "0x50",
+    "08",
+    "4294967376",
+    "2147483648",
+    "-4294967216",
+    "18446744073709551696",
+    "http",
+    "domain",
+    "no-such-service",
+    b"53",
+    bytearray(b"80"),
+    None,
+    "\udc80",
 ]
 FAMILIES = [0, socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, 2**31, "x"]
-TYPES = [0, socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_RAW, socket.SOCK_RDM,
-         socket.SOCK_SEQPACKET, 6, socket.SOCK_STREAM | socket.SOCK_NONBLOCK]
+TYPES = [
+    0,
+    socket.SOCK_STREAM,
+    socket.SOCK_DGRAM,
+    socket.SOCK_RAW,
+    socket.SOCK_RDM,
+    socket.SOCK_SEQPACKET,
+    6,
+    socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
+]
 PROTOS = [0, socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMP, 132, 136, 33, -1]
 FLAGS = [0, 1, CANON, V4MAPPED, V4MAPPED | ALL, 0x400, 0x800, 0x7DF, -1, 1.5]  # no ADDRCONFIG
 
@@ -110,9 +178,26 @@ def test_localhost_ipv4_matches_the_real_resolver(name, type_, flags, port, netw
     assert outcome(dns.getaddrinfo, network, name, port, socket.AF_INET, type_, 0, flags) == real
 
 
-LITERALS = ["127.0.0.1", "127.1", "010.1.1.1", "0x7f.1", "255.255.255.255", "<broadcast>",
-            "::ffff:1.2.3.4", "1.2.3.4 ", "127.0.0.01", "", b"127.0.0.1", bytearray(b"10.0.0.1"),
-            "127.0.0.1\x00x", 7, None, "a..b", "::1", "fe80::1%1"]
+LITERALS = [
+    "127.0.0.1",
+    "127.1",
+    "010.1.1.1",
+    "0x7f.1",
+    "255.255.255.255",
+    "<broadcast>",
+    "::ffff:1.2.3.4",
+    "1.2.3.4 ",
+    "127.0.0.01",
+    "",
+    b"127.0.0.1",
+    bytearray(b"10.0.0.1"),
+    "127.0.0.1\x00x",
+    7,
+    None,
+    "a..b",
+    "::1",
+    "fe80::1%1",
+]
 
 
 @pytest.mark.parametrize("host", LITERALS)
@@ -121,8 +206,19 @@ def test_gethostbyname_matches_the_real_resolver_for_literals(host, network):
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1", "127.1", "127.0.0.01", "255.255.255.255", b"127.0.0.1", "a..b", 7,
-             "127.0.0.1\x00x", "::1", "fe80::1%1"]
+    "host",
+    [
+        "127.0.0.1",
+        "127.1",
+        "127.0.0.01",
+        "255.255.255.255",
+        b"127.0.0.1",
+        "a..b",
+        7,
+        "127.0.0.1\x00x",
+        "::1",
+        "fe80::1%1",
+    ],
 )
 def test_gethostbyname_ex_matches_the_real_resolver_for_literals(host, network):
     assert outcome(dns.gethostbyname_ex, network, host) == outcome(socket.gethostbyname_ex, host)
@@ -134,18 +230,49 @@ def test_gethostbyaddr_argument_errors_match_the_real_resolver(host, network):
 
 
 SOCKADDRS = [
-    ("127.0.0.1", 80), ("127.0.0.1", 80, 0, 0), ("::1", 80), ("::1", 80, 0, 0),
-    ("fe80::1", 80, 0, 1), ("ff02::1", 80, 0, 1), ("::1", 80, 0, 5), ("::1%5", 80),
-    ("fe80::1%lo", 80, 0, 0), ("127.1", 53), ("127.0.0.1", 70000), ("127.0.0.1", -1),
-    ("127.0.0.1", 2**31), ("::1", 80, 2**20), ("::1", 80, -1), ("::1", 80, 0, 2**32),
-    ("::1", 80, 1.0), ("::1", "80"), (b"::1", 80), ("localhost", 80), ("*", 80), ("", 80),
-    (None, 80), ("127.0.0.1",), ("127.0.0.1", 80, 5, 6, 7), ["127.0.0.1", 80],
-    ("127.0.0.1\x00", 80), ("127.0.0.1", 22), ("127.0.0.1", 0),
+    ("127.0.0.1", 80),
+    ("127.0.0.1", 80, 0, 0),
+    ("::1", 80),
+    ("::1", 80, 0, 0),
+    ("fe80::1", 80, 0, 1),
+    ("ff02::1", 80, 0, 1),
+    ("::1", 80, 0, 5),
+    ("::1%5", 80),
+    ("fe80::1%lo", 80, 0, 0),
+    ("127.1", 53),
+    ("127.0.0.1", 70000),
+    ("127.0.0.1", -1),
+    ("127.0.0.1", 2**31),
+    ("::1", 80, 2**20),
+    ("::1", 80, -1),
+    ("::1", 80, 0, 2**32),
+    ("::1", 80, 1.0),
+    ("::1", "80"),
+    (b"::1", 80),
+    ("localhost", 80),
+    ("*", 80),
+    ("", 80),
+    (None, 80),
+    ("127.0.0.1",),
+    ("127.0.0.1", 80, 5, 6, 7),
+    ["127.0.0.1", 80],
+    ("127.0.0.1\x00", 80),
+    ("127.0.0.1", 22),
+    ("127.0.0.1", 0),
 ]
-NI_FLAGS = [socket.NI_NUMERICHOST, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
-            socket.NI_NUMERICHOST | socket.NI_DGRAM, socket.NI_NUMERICHOST | socket.NI_NAMEREQD,
-            socket.NI_NUMERICHOST | socket.NI_NOFQDN, 0x80 | socket.NI_NUMERICHOST, 0x100 | 1,
-            -1, "x", 1.0, 2**31]
+NI_FLAGS = [
+    socket.NI_NUMERICHOST,
+    socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
+    socket.NI_NUMERICHOST | socket.NI_DGRAM,
+    socket.NI_NUMERICHOST | socket.NI_NAMEREQD,
+    socket.NI_NUMERICHOST | socket.NI_NOFQDN,
+    0x80 | socket.NI_NUMERICHOST,
+    0x100 | 1,
+    -1,
+    "x",
+    1.0,
+    2**31,
+]
 
 
 @pytest.mark.parametrize("sockaddr", SOCKADDRS, ids=repr)
@@ -208,7 +335,8 @@ def test_a_name_with_two_families_in_table_order(hosts):
         (10, 1, 6, "", ("fd00::3", 1, 0, 0))
     ]
     assert dns.getnameinfo(hosts, ("fd00::3", 5432, 0, 0), socket.NI_NUMERICSERV) == (
-        "db.test", "5432"
+        "db.test",
+        "5432",
     )
 
 
@@ -254,8 +382,7 @@ def test_numerichost_refuses_names(hosts):
 @pytest.mark.parametrize("name", ["example.com", "localhost.localdomain", "api.test.example"])
 def test_unknown_names_raise_eai_noname_without_a_real_query(name, hosts, audit):
     with audit.recording() as events:
-        for call in (dns.getaddrinfo, dns.gethostbyname, dns.gethostbyname_ex,
-                     dns.gethostbyaddr):
+        for call in (dns.getaddrinfo, dns.gethostbyname, dns.gethostbyname_ex, dns.gethostbyaddr):
             args = (name, 80) if call is dns.getaddrinfo else (name,)
             with pytest.raises(socket.gaierror) as info:
                 call(hosts, *args)
@@ -327,7 +454,10 @@ def test_an_allowed_name_goes_to_the_real_resolver_and_its_addresses_are_allowed
         assert dns.gethostbyname_ex(net, "db.example.com")[2] == [fake_real_resolver.V4]
         assert dns.gethostbyaddr(net, "db.example.com")[0] == "db.example.com"
         assert [c[0] for c in fake_real_resolver.calls] == [
-            "getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"
+            "getaddrinfo",
+            "gethostbyname",
+            "gethostbyname_ex",
+            "gethostbyaddr",
         ]
     finally:
         net.close()
@@ -363,13 +493,25 @@ def test_a_virtual_name_wins_over_an_allowed_one(fake_real_resolver):
 # Socket addresses --------------------------------------------------------------------------
 
 SOCKET_HOSTS = [
-    (socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "127.1"), (socket.AF_INET, "0x7f.1"),
-    (socket.AF_INET, "0177.0.0.1"), (socket.AF_INET, "2130706433"), (socket.AF_INET, ""),
-    (socket.AF_INET, "0.0.0.0"), (socket.AF_INET, "127.0.0.01"), (socket.AF_INET, "::1"),
-    (socket.AF_INET, b"127.0.0.1"), (socket.AF_INET, "127.0.0.1\x00"), (socket.AF_INET, 7),
-    (socket.AF_INET, None), (socket.AF_INET, "::ffff:127.0.0.1"),
-    (socket.AF_INET, "localhost"), (socket.AF_INET6, ""), (socket.AF_INET6, "::"),
-    (socket.AF_INET6, "127.0.0.1"), (socket.AF_INET6, "<broadcast>"),
+    (socket.AF_INET, "127.0.0.1"),
+    (socket.AF_INET, "127.1"),
+    (socket.AF_INET, "0x7f.1"),
+    (socket.AF_INET, "0177.0.0.1"),
+    (socket.AF_INET, "2130706433"),
+    (socket.AF_INET, ""),
+    (socket.AF_INET, "0.0.0.0"),
+    (socket.AF_INET, "127.0.0.01"),
+    (socket.AF_INET, "::1"),
+    (socket.AF_INET, b"127.0.0.1"),
+    (socket.AF_INET, "127.0.0.1\x00"),
+    (socket.AF_INET, 7),
+    (socket.AF_INET, None),
+    (socket.AF_INET, "::ffff:127.0.0.1"),
+    (socket.AF_INET, "localhost"),
+    (socket.AF_INET6, ""),
+    (socket.AF_INET6, "::"),
+    (socket.AF_INET6, "127.0.0.1"),
+    (socket.AF_INET6, "<broadcast>"),
     (socket.AF_INET6, bytearray(b"::")),
 ]
 

@@ -94,8 +94,9 @@ def test_unallowed_real_addresses_are_refused_with_the_way_to_allow_them(audit):
         with pytest.raises(RealNetworkBlocked) as info:
             socket.create_connection(("192.0.2.1", 443), timeout=5)
         assert "192.0.2.1:443" in str(info.value) and "allow=" in str(info.value)
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s, pytest.raises(
-            RealNetworkBlocked, match=r"\[2001:db8::1\]:80"
+        with (
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s,
+            pytest.raises(RealNetworkBlocked, match=r"\[2001:db8::1\]:80"),
         ):
             s.connect(("2001:db8::1", 80))
     assert events == []

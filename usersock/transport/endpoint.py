@@ -26,26 +26,30 @@ def wildcard(version: int) -> bytes:
     return IPV4_ANY if version == 4 else IPV6_ANY
 
 
-def lookup_bound(stack: Stack, protocol: int, addr: bytes, port: int) -> Any | None:
-    """Find the bound endpoint that receives packets for *addr*:*port*.
+def lookup_bound(
+    stack: Stack, protocol: int, addr: bytes, port: int, src: bytes = b"", src_port: int = 0
+) -> Any | None:
+    """Find the bound endpoint that receives packets for *addr*:*port* from *src*:*src_port*.
 
     Exact address first, then the wildcard of the packet's family, then (for IPv4 packets)
-    a dual-stack IPv6 wildcard, as Linux's lookup orders them. Needs the stack lock.
+    a dual-stack IPv6 wildcard, as Linux's lookup orders them. Several ``SO_REUSEPORT``
+    endpoints on one address share the traffic by a hash of the source, as
+    ``reuseport_select_sock`` spreads it. Needs the stack lock.
     """
     bound = stack.bound
     eps = bound.get((protocol, addr, port))
-    if eps:
-        return eps[0]
-    if len(addr) == 4:
+    if not eps and len(addr) == 4:
         eps = bound.get((protocol, IPV4_ANY, port))
-        if eps:
-            return eps[0]
-        for ep in bound.get((protocol, IPV6_ANY, port), ()):
-            if not ep.v6only:
-                return ep
+        if not eps:
+            eps = [ep for ep in bound.get((protocol, IPV6_ANY, port), ()) if not ep.v6only]
+    elif not eps:
+        eps = bound.get((protocol, IPV6_ANY, port))
+    if not eps:
         return None
-    eps = bound.get((protocol, IPV6_ANY, port))
-    return eps[0] if eps else None
+    if len(eps) > 1 and eps[0].reuse_port:
+        group = [ep for ep in eps if ep.reuse_port]
+        return group[hash((src, src_port)) % len(group)]
+    return eps[0]
 
 
 class Endpoint:
@@ -146,11 +150,15 @@ class Endpoint:
         for watcher in self.watchers:
             watcher()
 
+    def before_wait(self) -> None:
+        """Called before a thread blocks on this endpoint (TCP sends a deferred ACK)."""
+
     def wait(self, timeout: float | None) -> None:
         """Release the stack lock until notified or *timeout* seconds pass (None: forever).
 
         The caller re-checks its condition afterwards; spurious wake-ups are harmless.
         """
+        self.before_wait()
         self.waiters += 1
         try:
             self.cond.wait(timeout)

@@ -201,7 +201,7 @@ class UDPProtocol:
         net = packet.net
         ep = stack.connections.get((PROTO_UDP, net.dst, hdr.dst_port, net.src, hdr.src_port))
         if ep is None:
-            ep = lookup_bound(stack, PROTO_UDP, net.dst, hdr.dst_port)
+            ep = lookup_bound(stack, PROTO_UDP, net.dst, hdr.dst_port, net.src, hdr.src_port)
         if ep is None:
             stack.stats.drop("udp-no-port")
             ip = stack.network_protocols[4 if len(net.dst) == 4 else 6]

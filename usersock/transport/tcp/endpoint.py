@@ -48,6 +48,8 @@ SYNCHRONIZED = frozenset(
     }
 )
 IP_TCP_OVERHEAD = {4: 40, 6: 60}
+#: Longest an ACK for a small message waits for the application's answer to carry it.
+ACK_DEFER = 0.001
 
 
 class TCPEndpoint(Endpoint):
@@ -74,6 +76,7 @@ class TCPEndpoint(Endpoint):
         self.user_bound = False
         self.retransmissions_counted = 0
         self.reset_error: Err | None = None
+        self.ack_defer_deadline: float | None = None
 
     # Opening -------------------------------------------------------------------------------
     def connect(self, addr: bytes, port: int) -> Err:
@@ -246,19 +249,52 @@ class TCPEndpoint(Endpoint):
         self.stack.mark_dirty(self)
 
     def flush(self, now: float) -> None:
-        """Send the connection's pending segments (and a delayed ACK), re-arm its timer and
-        wake waiters."""
+        """Send the connection's pending segments (and a due ACK), re-arm its timer and
+        wake waiters.
+
+        ACK piggybacking: the ACK for a small message (under one MSS since the last ACK)
+        waits up to :data:`ACK_DEFER` seconds for the application's answer to carry it, as
+        Linux's delayed ACK does for interactive traffic, so a request/response costs two
+        segments instead of four. It never waits longer than that, nor while a thread of
+        this socket blocks (:meth:`before_wait`), nor for full-sized segments (bulk data
+        is acknowledged when the stack goes idle).
+        """
         conn = self.conn
         if conn is None:
             return
-        conn.flush_ack(now)
+        rcv = conn.rcv
+        deadline = self.ack_defer_deadline
+        if (
+            rcv.ack_pending
+            and not rcv.ack_now
+            and rcv.unacked_bytes < rcv.mss
+            and conn.state is State.ESTABLISHED
+            and (deadline is None or now < deadline)
+        ):
+            if deadline is None:
+                self.ack_defer_deadline = now + ACK_DEFER
+        else:
+            conn.flush_ack(now)
         self._transmit(conn.segments_to_send(now))
+        if not rcv.ack_pending:
+            self.ack_defer_deadline = None
         retransmissions = conn.retransmissions
         if retransmissions != self.retransmissions_counted:
             self.stack.stats.tcp_retransmissions += retransmissions - self.retransmissions_counted
             self.retransmissions_counted = retransmissions
-        self.stack.schedule(self, conn.next_deadline())
+        wake = conn.next_deadline()
+        if self.ack_defer_deadline is not None and (wake is None or self.ack_defer_deadline < wake):
+            wake = self.ack_defer_deadline
+        self.stack.schedule(self, wake)
         self._after_event()
+
+    def before_wait(self) -> None:
+        """A thread is about to block on this socket: send a deferred ACK first, so the
+        peer is never left waiting on an application that is itself waiting."""
+        if self.ack_defer_deadline is not None:
+            self.ack_defer_deadline = self.stack.clock.now()
+            self.stack.mark_dirty(self)
+            self.stack.process()
 
     def _transmit(self, segments: list[tuple[TCPHeader, bytes | memoryview]]) -> None:
         if not segments:
@@ -485,7 +521,9 @@ class TCPEndpoint(Endpoint):
         if self.peek_error() is not None or conn.state is State.CLOSED:
             return True
         if conn.state in SENDABLE and not self.shut_wr:
-            return conn.send_space() > 0
+            # sk_stream_is_writeable: free space at least half of what is queued
+            space = conn.send_space()
+            return space > 0 and 2 * space >= conn.config.snd_buf - space
         return conn.state not in (State.SYN_SENT, State.SYN_RECEIVED)
 
     def hangup(self) -> int:

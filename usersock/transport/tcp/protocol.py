@@ -53,7 +53,7 @@ class TCPProtocol:
                 return
             ep._unregister()  # a new SYN for a 4-tuple in TIME-WAIT replaces it
             ep.release_port()
-        listener_ep = lookup_bound(stack, PROTO_TCP, net.dst, hdr.dst_port)
+        listener_ep = lookup_bound(stack, PROTO_TCP, net.dst, hdr.dst_port, net.src, hdr.src_port)
         if listener_ep is not None and listener_ep.listener is not None:
             if hdr.flags & (SYN | ACK | RST) == SYN:
                 listener_ep.listener.handle_syn(packet, hdr, stack.clock.now())
