@@ -403,8 +403,7 @@ class TCPEndpoint(Endpoint):
             return b""
         data = conn.recv(n, peek)
         if not peek:
-            self.stack.mark_dirty(self)
-            self.stack.process()
+            self._after_read(conn)
         return data
 
     def recv_into(self, buf: memoryview, n: int, peek: bool = False) -> int:
@@ -414,9 +413,17 @@ class TCPEndpoint(Endpoint):
             return 0
         got = conn.recv_into(buf, n, peek)
         if not peek:
+            self._after_read(conn)
+        return got
+
+    def _after_read(self, conn: Connection) -> None:
+        """Reading may open the window: send the update if the connection queued one.
+        Nothing else changes (timers, waiters), so no full flush is needed."""
+        segments = conn.segments_to_send(self.stack.clock.now())
+        if segments:
+            self._transmit(segments)
             self.stack.mark_dirty(self)
             self.stack.process()
-        return got
 
     def _readable_conn(self) -> Connection | None:
         """The connection if it has bytes to read; ``None`` at EOF; raises otherwise."""
