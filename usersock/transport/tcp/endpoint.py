@@ -25,7 +25,7 @@ from usersock.stack.stack import RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, wildcard
 from usersock.transport.tcp import closing
 from usersock.transport.tcp.connection import Connection, TCPConfig
-from usersock.transport.tcp.state import State
+from usersock.transport.tcp.state import SYNCHRONIZED, State
 from usersock.wire.ipv4 import PROTO_TCP
 from usersock.wire.packet import NetworkHeader, Packet
 from usersock.wire.tcp import TCPHeader
@@ -33,20 +33,9 @@ from usersock.wire.tcp import TCPHeader
 if TYPE_CHECKING:
     from usersock.transport.tcp.listener import Listener
 
-#: States in which the application may send.
+#: States in which a socket's send() goes through (the core also queues data during the
+#: handshake, but a socket's send() waits for it to finish).
 SENDABLE = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
-#: States that come after the handshake completed.
-SYNCHRONIZED = frozenset(
-    {
-        State.ESTABLISHED,
-        State.FIN_WAIT_1,
-        State.FIN_WAIT_2,
-        State.CLOSE_WAIT,
-        State.CLOSING,
-        State.LAST_ACK,
-        State.TIME_WAIT,
-    }
-)
 IP_TCP_OVERHEAD = {4: 40, 6: 60}
 #: Longest an ACK for a small message waits for the application's answer to carry it.
 ACK_DEFER = 0.001
