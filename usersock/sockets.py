@@ -102,6 +102,10 @@ class socket(SocketCore):
         self._locked(lambda: ep.listen(backlog))
 
     def _accept(self) -> tuple[int, Address]:
+        """The C-level accept, which ``socket.accept`` of a real-mode socket uses; a virtual
+        socket has no kernel descriptor to accept on."""
+        if self._real:
+            return super()._accept()  # type: ignore[misc,no-any-return]
         raise _oserror(errno.EOPNOTSUPP, "virtual sockets accept through accept()")
 
     def accept(self) -> tuple[Any, Address]:
