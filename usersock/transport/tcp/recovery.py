@@ -511,17 +511,26 @@ class SACKRecovery(LossRecovery):
         lost_end = board.lost_end(start, mss)
         pipe = board.pipe(start, sent_end, lost_end, self.high_rxt)
         # (C) with NextSeg() rule (1): un-SACKed, above HighRxt, lost.
+        pipe = self._resend_gaps(start, lost_end, pipe, cwnd, mss, now)
+        # Rule (2), previously unsent data, is the sender's: the window left is its share.
+        return flight + cwnd - pipe if cwnd - pipe >= mss else flight
+
+    def _resend_gaps(
+        self, start: int, limit: int, pipe: int, cwnd: int, mss: int, now: float
+    ) -> int:
+        """Resend un-SACKed gaps above HighRxt and below *limit* while the window allows
+        (NextSeg rules 1 and 3); returns the new pipe."""
+        board = self.s.scoreboard
         while cwnd - pipe >= mss:
             off = self.high_rxt if self.high_rxt > start else start
-            gap = board.next_gap(off, lost_end)
+            gap = board.next_gap(off, limit)
             if gap is None:
                 break
             self.high_rxt = end = self._send(gap[0], gap[1], now)
             if end <= gap[0]:
                 break  # nothing to send there (cannot happen with a sane scoreboard)
             pipe += end - gap[0]
-        # Rule (2), previously unsent data, is the sender's: the window left is its share.
-        return flight + cwnd - pipe if cwnd - pipe >= mss else flight
+        return pipe
 
     def output_tail(self, now: float) -> None:
         s = self.s
@@ -532,16 +541,7 @@ class SACKRecovery(LossRecovery):
         cwnd = s.cwnd
         pipe = board.pipe(start, sent_end, board.lost_end(start, mss), self.high_rxt)
         # Rule (3): un-SACKed data above HighRxt below the highest SACKed byte, lost or not.
-        top = board.highest()
-        while cwnd - pipe >= mss:
-            off = self.high_rxt if self.high_rxt > start else start
-            gap = board.next_gap(off, top)
-            if gap is None:
-                break
-            self.high_rxt = end = self._send(gap[0], gap[1], now)
-            if end <= gap[0]:
-                break  # nothing to send there (cannot happen with a sane scoreboard)
-            pipe += end - gap[0]
+        pipe = self._resend_gaps(start, board.highest(), pipe, cwnd, mss, now)
         # Rule (4): once per recovery, a segment ending at the highest un-SACKed byte of
         # the data outstanding when recovery began (not data sent since, not data resent
         # already); RescueRxt = RecoveryPoint, HighRxt unchanged.
