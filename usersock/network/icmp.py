@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from usersock.errors import Err, StackError
 from usersock.wire import icmp as w
 from usersock.wire.icmp import ICMPv4Header, ICMPv6Header
-from usersock.wire.ipv4 import IPv4Header
 from usersock.wire.packet import Packet
 
 if TYPE_CHECKING:
@@ -70,15 +69,25 @@ def _echo_reply(
     stack: Stack, ip: IPProtocol, request: Packet, header: ICMPv4Header | ICMPv6Header
 ) -> None:
     """RFC 792 / RFC 4443 section 4.2: answer with the same identifier, sequence and data."""
+    _reply(stack, ip, request, header, bytes(request.payload))
+
+
+def _reply(
+    stack: Stack,
+    ip: IPProtocol,
+    request: Packet,
+    header: ICMPv4Header | ICMPv6Header,
+    payload: bytes,
+) -> None:
+    """Send an ICMP message back to *request*'s source, from the address it was sent to."""
     net = request.net
     try:
         route = stack.find_route(net.src, local=net.dst)
     except StackError:
         stack.stats.drop("no-route")
         return
-    reply = Packet(ip.header(net.dst, net.src, ip.icmp_protocol), header, bytes(request.payload))
     stack.stats.icmp_out += 1
-    stack.send_packet(route, reply)
+    stack.send_packet(route, Packet(ip.header(net.dst, net.src, ip.icmp_protocol), header, payload))
 
 
 def _deliver_error(stack: Stack, err: Err, packet: Packet) -> None:
@@ -130,24 +139,22 @@ def _parse_quote(data: bytes) -> tuple[int, bytes, int, bytes, int] | None:
 
 def send_unreachable(stack: Stack, ip: IPProtocol, packet: Packet, code: int) -> None:
     """Answer *packet* with a destination-unreachable error of *code*. Needs the lock."""
-    net = packet.net
+    if ip.version == 4:
+        _send_error(stack, ip, packet, ICMPv4Header(w.ICMPV4_DEST_UNREACHABLE, code))
+    else:
+        _send_error(stack, ip, packet, ICMPv6Header(w.ICMPV6_DEST_UNREACHABLE, code))
+
+
+def _send_error(
+    stack: Stack, ip: IPProtocol, packet: Packet, header: ICMPv4Header | ICMPv6Header
+) -> None:
+    """Send an ICMP error quoting *packet* (576 bytes in all for IPv4, 1280 for IPv6)."""
     if _is_error(packet):
         return  # never an error about an error (RFC 1122 3.2.2, RFC 4443 2.4 (e))
-    if not any(net.src):
+    if not any(packet.net.src):
         return
-    try:
-        route = stack.find_route(net.src, local=net.dst)
-    except StackError:
-        stack.stats.drop("no-route")
-        return
-    if isinstance(net, IPv4Header):
-        quote = packet.to_bytes()[: 576 - 28]
-        header: ICMPv4Header | ICMPv6Header = ICMPv4Header(w.ICMPV4_DEST_UNREACHABLE, code)
-    else:
-        quote = packet.to_bytes()[: 1280 - 48]
-        header = ICMPv6Header(w.ICMPV6_DEST_UNREACHABLE, code)
-    stack.stats.icmp_out += 1
-    stack.send_packet(route, Packet(ip.header(net.dst, net.src, ip.icmp_protocol), header, quote))
+    limit = 576 - 28 if ip.version == 4 else 1280 - 48
+    _reply(stack, ip, packet, header, packet.to_bytes()[:limit])
 
 
 def _is_error(packet: Packet) -> bool:
@@ -171,15 +178,6 @@ def send_protocol_unreachable(stack: Stack, ip: IPProtocol, packet: Packet) -> N
     if ip.version == 4:
         send_unreachable(stack, ip, packet, w.ICMPV4_CODE_PROTO_UNREACHABLE)
         return
-    net = packet.net
-    try:
-        route = stack.find_route(net.src, local=net.dst)
-    except StackError:
-        stack.stats.drop("no-route")
-        return
     pointer = (6).to_bytes(4, "big")  # offset of the next-header field
     header = ICMPv6Header(w.ICMPV6_PARAM_PROBLEM, w.ICMPV6_CODE_UNRECOGNIZED_NEXT_HEADER, pointer)
-    quote = packet.to_bytes()[: 1280 - 48]
-    stack.stats.icmp_out += 1
-    reply = Packet(ip.header(net.dst, net.src, ip.icmp_protocol), header, quote)
-    stack.send_packet(route, reply)
+    _send_error(stack, ip, packet, header)
