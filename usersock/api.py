@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket as _socket
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from usersock import dns
 from usersock.clock import Clock
 from usersock.network.ip import IPv4Protocol, IPv6Protocol
-from usersock.stack.route import IPV4_ANY, IPV6_ANY, parse_address
+from usersock.stack.route import parse_address
 from usersock.stack.stack import Stack as _CoreStack
 from usersock.transport.tcp.protocol import TCPProtocol
 from usersock.transport.udp import UDPProtocol
@@ -43,7 +45,7 @@ class Stack(_CoreStack):
             transport_protocols=(TCPProtocol, UDPProtocol),
             secret=secret,
         )
-        self.hosts: dict[str, list[bytes]] = {}
+        self.hosts: dict[str, list[bytes]] = {"localhost": [_LOOPBACK[4], _LOOPBACK[6]]}
 
     def socket(
         self,
@@ -80,41 +82,27 @@ class Stack(_CoreStack):
         """Make *name* resolve to *addresses* for sockets on this stack."""
         self.hosts[name.lower().rstrip(".")] = [parse_address(a) for a in addresses]
 
-    def resolve_host(self, host: str, version: int, for_bind: bool = False) -> bytes:
-        """Resolve the host part of a socket address for IP *version*.
+    def lookup(self, name: str) -> list[bytes] | None:
+        """The addresses of a host name in the stack's table, or ``None``."""
+        return self.hosts.get(name.lower().rstrip("."))
 
-        ``""`` is the wildcard (for ``bind``) or the loopback address (for ``connect``, as
-        Linux treats a connect to ``0.0.0.0``); ``"<broadcast>"`` is ``255.255.255.255``.
-        Raises ``socket.gaierror`` for names not in the hosts table and for an address of
-        the other family.
-        """
-        if host == "":
-            any_addr = IPV4_ANY if version == 4 else IPV6_ANY
-            return any_addr if for_bind else _LOOPBACK[version]
-        if host == "<broadcast>" and version == 4:
-            return b"\xff\xff\xff\xff"
-        try:
-            addr = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            addr = None
-        if addr is not None:
-            if addr.version != version:
-                raise _socket.gaierror(
-                    _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
-                )
-            packed = addr.packed
-            if not for_bind and not any(packed):
-                return _LOOPBACK[version]
-            return packed
-        name = host.lower().rstrip(".")
-        candidates = self.hosts.get(name)
-        if candidates is None and name == "localhost":
-            candidates = [_LOOPBACK[4], _LOOPBACK[6]]
-        if candidates:
-            for packed in candidates:
-                if len(packed) == (4 if version == 4 else 16):
-                    return packed
-            raise _socket.gaierror(
-                _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
-            )
-        raise _socket.gaierror(_socket.EAI_NONAME, "Name or service not known")
+    def name_of(self, addr: bytes) -> str | None:
+        """The first host name for *addr* (reverse lookup), or ``None``."""
+        for name, addrs in self.hosts.items():
+            if addr in addrs:
+                return name
+        return None
+
+    def name_allowed(self, name: str) -> bool:
+        """A bare stack never asks the real resolver."""
+        return False
+
+    def allow_resolved(self, name: str, addresses: Iterable[bytes]) -> None:
+        """Nothing is ever resolved for real on a bare stack."""
+
+    def resolve_host(self, host: str, version: int, for_bind: bool = False) -> bytes:
+        """The packed address a socket's ``bind`` or ``connect`` uses for *host*, resolved
+        over the stack's hosts table as CPython does (:mod:`usersock.dns`). Raises
+        ``socket.gaierror`` for names not in the table and for an address of the other
+        family."""
+        return dns.resolve_socket_address(self, host, version, for_bind)

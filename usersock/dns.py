@@ -508,6 +508,17 @@ def resolve_socket_host(hosts: HostTable, host: object, family: int) -> bytes:
         return packed[0]
 
 
+def resolve_socket_address(hosts: HostTable, host: object, version: int, for_bind: bool) -> bytes:
+    """The packed address a socket's ``bind`` (*for_bind*) or ``connect``/``sendto`` uses
+    for *host* on an IPv*version* socket: :func:`resolve_socket_host`, with the wildcard
+    turned into the loopback address for a connect, as Linux treats a connect to
+    ``0.0.0.0``/``::``."""
+    packed = resolve_socket_host(hosts, host, AF_INET if version == 4 else AF_INET6)
+    if not for_bind and not any(packed):
+        return _IPV4_LOOPBACK if version == 4 else _IPV6_LOOPBACK
+    return packed
+
+
 def _sockaddr_arg(sockaddr: object) -> tuple[str, int, int, int]:
     """CPython's ``"si|II;getnameinfo(): illegal sockaddr argument"`` parse."""
     if not isinstance(sockaddr, tuple):

@@ -32,8 +32,6 @@ from usersock.transport.tcp.endpoint import TCPEndpoint
 if TYPE_CHECKING:
     from usersock.sockets import socket as VirtualSocket
 
-_LOOPBACK = {4: parse_address("127.0.0.1"), 6: parse_address("::1")}
-
 #: Where ``add_host`` takes addresses from when none is given (RFC 2544 benchmarking range).
 AUTO_SUBNET = ipaddress.ip_network("198.18.0.0/15")
 
@@ -160,14 +158,11 @@ class Network:
 
     def lookup(self, name: str) -> list[bytes] | None:
         """The addresses of a virtual host name, or ``None`` if the name is not virtual."""
-        return self.hosts.get(name.lower().rstrip("."))
+        return self.stack.lookup(name)
 
     def name_of(self, addr: bytes) -> str | None:
         """The first virtual host name for *addr* (reverse lookup), or ``None``."""
-        for name, addrs in self.hosts.items():
-            if addr in addrs:
-                return name
-        return None
+        return self.stack.name_of(addr)
 
     # Real addresses ------------------------------------------------------------------------
     def is_virtual(self, addr: bytes) -> bool:
@@ -175,20 +170,13 @@ class Network:
         return self.stack.has_address(addr)
 
     def resolve_host(self, host: str, version: int, for_bind: bool = False) -> bytes:
-        """The packed address a socket's ``connect``/``bind``/``sendto`` uses for *host*,
-        resolved as CPython's ``setipaddr`` does over the virtual hosts table
-        (:func:`usersock.dns.resolve_socket_host`): literals (``"127.1"`` too), virtual
-        names, ``""`` (the wildcard for ``bind``; for ``connect``, the loopback address, as
-        Linux treats a connect to ``0.0.0.0``). A name the user allowed goes to the real
-        resolver. Raises ``socket.gaierror`` for other names.
-        """
+        """The packed address a socket's ``connect``/``bind``/``sendto`` uses for *host*
+        (:func:`usersock.dns.resolve_socket_address`): literals (``"127.1"`` too), virtual
+        names, ``""``; a name the user allowed goes to the real resolver. Raises
+        ``socket.gaierror`` for other names."""
         from usersock import dns
 
-        family = _socket.AF_INET if version == 4 else _socket.AF_INET6
-        packed = dns.resolve_socket_host(self, host, family)
-        if not for_bind and not any(packed):
-            return _LOOPBACK[version]
-        return packed
+        return dns.resolve_socket_address(self, host, version, for_bind)
 
     def name_allowed(self, name: str) -> bool:
         """True if *name* may be resolved by the real resolver."""
