@@ -74,9 +74,7 @@ class socket(SocketCore):
             return super().getsockname()
         ep = self._endpoint()
         with self._stack.lock:
-            local = ep.local_addr
-            if isinstance(ep, UDPEndpoint) and ep.route is not None:
-                local = ep.route.local
+            local = ep.connected_local if isinstance(ep, UDPEndpoint) else ep.local_addr
             return self._format(local, ep.local_port)
 
     def getpeername(self) -> Address:
