@@ -208,3 +208,60 @@ def test_packets_for_other_hosts_are_dropped_not_answered() -> None:
     assert link.read(timeout=0) is None
     assert stack.stats.dropped["not-for-us"] == 1
     stack.close()
+
+
+def test_a_bare_loopback_is_short_cut_and_a_wrapped_one_sees_every_packet() -> None:
+    """On a bare loopback the stack queues its packets itself (the link would only hand them
+    back); a sniffer wrapping the loopback still gets every packet through write_packet."""
+    from usersock.link.sniffer import Sniffer
+
+    def exchange(link: Loopback | Sniffer) -> usersock.Stack:
+        stack = usersock.Stack(clock=usersock.ManualClock())
+        stack.create_nic(1, link)
+        stack.add_address(1, "127.0.0.1/8")
+        srv = stack.socket(socket.AF_INET, STREAM)
+        srv.bind(("127.0.0.1", 7000))
+        srv.listen()
+        cli = stack.socket(socket.AF_INET, STREAM)
+        cli.connect(("127.0.0.1", 7000))
+        conn, _ = srv.accept()
+        cli.sendall(b"ping")
+        assert conn.recv(4) == b"ping"
+        for s in (cli, conn, srv):
+            s.close()
+        return stack
+
+    def record(link: Loopback | Sniffer, into: list[Packet]) -> None:
+        original = link.write_packet
+
+        def write_packet(packet: Packet) -> None:
+            into.append(packet)
+            original(packet)
+
+        link.write_packet = write_packet  # type: ignore[method-assign]
+
+    bare = Loopback()
+    written: list[Packet] = []
+    record(bare, written)
+    stack = exchange(bare)
+    assert written == []
+    assert stack.stats.packets_out == stack.stats.packets_in >= 7
+
+    inner = Loopback()
+    seen: list[Packet] = []
+    sniffer = Sniffer(inner)
+    record(sniffer, seen)
+    stack = exchange(sniffer)
+    assert len(seen) == stack.stats.packets_out == stack.stats.packets_in >= 7
+
+
+def test_a_detached_loopback_drops_and_counts() -> None:
+    stack, _ = manual_loopback()
+    link = stack.nics[1].link
+    assert isinstance(link, Loopback)
+    link.attach(None)
+    cli = stack.socket(socket.AF_INET, STREAM)
+    cli.setblocking(False)
+    assert cli.connect_ex(("127.0.0.1", 7001)) == errno.EINPROGRESS
+    assert link.dropped == 1
+    assert stack.stats.packets_in == 0

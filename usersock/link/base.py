@@ -49,6 +49,10 @@ class LinkEndpoint:
 
     mtu: int = 1500
     checksum_offload: bool = False
+    #: True when ``write_packet(p)`` does nothing but hand *p* back to the same NIC's
+    #: ``deliver_packet`` (a bare in-process loopback), so the stack may enqueue the packet
+    #: itself and skip the calls. Wrappers (sniffers, fault injectors) leave it False.
+    loops_back: bool = False
 
     def __init__(self) -> None:
         self.dispatcher: NetworkDispatcher | None = None

@@ -25,6 +25,7 @@ class Loopback(LinkEndpoint):
     """
 
     checksum_offload = True
+    loops_back = True
 
     def __init__(self, mtu: int = 65536) -> None:
         """Raises ``ValueError`` if *mtu* is below the IPv4 minimum of 68 bytes."""

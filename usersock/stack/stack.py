@@ -318,15 +318,22 @@ class Stack:
         """Send *packet* along *route*. Needs the stack lock.
 
         Local destinations on a NIC whose link carries bytes (a channel) skip the link, so a
-        stack talking to itself never puts its own packets on the wire.
+        stack talking to itself never puts its own packets on the wire; on a bare loopback
+        they skip it too, as the link would only hand the packet back. Either way the packet
+        is processed before this returns unless the queue is already being drained.
         """
-        stats = self.stats
-        stats.packets_out += 1
+        self.stats.packets_out += 1
         nic = route.nic
-        if route.local_delivery and not nic.link.checksum_offload:
+        link = nic.link
+        if route.local_delivery and (
+            not link.checksum_offload or (link.loops_back and link.dispatcher is nic)
+        ):
+            # A bare loopback would only hand the packet back to this queue: skip the calls.
             self._queue.append((nic, packet))
+            if not self._draining:
+                self.process()
             return
-        nic.link.write_packet(packet)
+        link.write_packet(packet)
 
     def process(self) -> None:
         """Drain the packet queue and flush dirty endpoints until both are empty.

@@ -42,13 +42,18 @@ class SendBuffer:
         return self.end - self.start
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
-        """Queue *data* (copied once if it is mutable)."""
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if data:
-            self._chunks.append(memoryview(data))
+        """Queue *data* (copied once if it is mutable; a view of ``bytes`` is kept as is)."""
+        if isinstance(data, bytes):
+            view = memoryview(data)
+        elif isinstance(data, memoryview) and type(data.obj) is bytes and data.c_contiguous:
+            view = data.cast("B") if data.format != "B" or data.ndim != 1 else data
+        else:
+            view = memoryview(bytes(data))
+        n = len(view)
+        if n:
+            self._chunks.append(view)
             self._starts.append(self.end)
-            self.end += len(data)
+            self.end += n
 
     def get(self, off: int, n: int) -> bytes | memoryview:
         """Return *n* bytes starting at stream offset *off* (a view when in one chunk)."""

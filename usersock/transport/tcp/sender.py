@@ -432,8 +432,17 @@ class Sender:
             self.persist_deadline = None
             return
         recovering = self.recovery_due
-        cwnd = self.lr.output(now) if recovering else self.cwnd
         buf = self.buf
+        if not recovering and not self.in_recovery and not self.force_send:
+            # Fast path, taken by most calls: nothing waits to be sent for the first time
+            # (or again, after an RTO pulled SND.NXT back), so no segment, timer or persist
+            # change can follow from the loop below.
+            remaining = buf.end - buf.start - ((self.snd_nxt - self.snd_una) & MASK)
+            if remaining < 0 or (remaining == 0 and not self.fin_queued):
+                self.persist_deadline = None
+                self.persist_backoff = 0
+                return
+        cwnd = self.lr.output(now) if recovering else self.cwnd
         mss = self.mss
         una = self.snd_una
         wnd = self.snd_wnd if self.snd_wnd < cwnd else cwnd
