@@ -26,6 +26,7 @@ from usersock.transport.endpoint import Endpoint, wildcard
 from usersock.transport.tcp import closing
 from usersock.transport.tcp.connection import Connection, TCPConfig
 from usersock.transport.tcp.state import SYNCHRONIZED, State
+from usersock.transport.tcp.timers import next_deadline
 from usersock.wire.ipv4 import PROTO_TCP
 from usersock.wire.packet import NetworkHeader, Packet
 from usersock.wire.tcp import TCPHeader
@@ -215,10 +216,11 @@ class TCPEndpoint(Endpoint):
     def handle_segment(self, hdr: TCPHeader, payload: bytes | memoryview, now: float) -> None:
         """Feed one inbound segment to the connection.
 
-        What the connection wants sent at once (data the ACK released, an immediate ACK for
-        an out-of-order segment, which the peer counts as a duplicate ACK for fast
-        retransmit) goes out now; an ACK it may delay waits for :meth:`flush`, when the
-        stack is idle, so a burst of in-order segments is answered by one ACK.
+        What the connection wants sent at once (an immediate ACK for an out-of-order
+        segment, which the peer counts as a duplicate ACK for fast retransmit, or a
+        loss-recovery retransmission) goes out now; the rest (data the ACK released, an ACK
+        it may delay) waits for :meth:`flush`, when the stack is idle, so a burst of in-order
+        segments is answered by one ACK.
         """
         conn = self.conn
         if conn is None:
@@ -227,7 +229,10 @@ class TCPEndpoint(Endpoint):
         conn.handle_segment(hdr, payload, now)
         if before is State.CLOSE_WAIT and conn.error is Err.CONNECTION_RESET:
             self.reset_error = Err.BROKEN_PIPE  # tcp_reset: a reset in CLOSE-WAIT is EPIPE
-        self._transmit(conn.segments_to_send(now))
+        if conn.rcv.ack_now or conn.snd.recovery_due:
+            # An immediate ACK (each out-of-order segment must get its own: the peer counts
+            # them as duplicate ACKs) or a loss-recovery retransmission goes out now.
+            self._transmit(conn.segments_to_send(now))
         self.stack.mark_dirty(self)
 
     def on_timer(self, now: float) -> None:
@@ -267,11 +272,11 @@ class TCPEndpoint(Endpoint):
         self._transmit(conn.segments_to_send(now))
         if not rcv.ack_pending:
             self.ack_defer_deadline = None
-        retransmissions = conn.retransmissions
+        retransmissions = conn.snd.retransmissions
         if retransmissions != self.retransmissions_counted:
             self.stack.stats.tcp_retransmissions += retransmissions - self.retransmissions_counted
             self.retransmissions_counted = retransmissions
-        wake = conn.next_deadline()
+        wake = next_deadline(conn)
         if self.ack_defer_deadline is not None and (wake is None or self.ack_defer_deadline < wake):
             wake = self.ack_defer_deadline
         self.stack.schedule(self, wake)
@@ -359,10 +364,15 @@ class TCPEndpoint(Endpoint):
         ``shutdown(SHUT_WR)`` or once the connection is gone, ``NOT_CONNECTED`` before a
         connect, ``WOULD_BLOCK`` when the buffer is full or the handshake is under way.
         """
-        err = self.take_error()
-        if err is not None:
-            raise StackError(err)
         conn = self.conn
+        if not self.error_reported and (
+            self.icmp_error is not None
+            or self.reset_error is not None
+            or (conn is not None and conn.error is not None)
+        ):
+            err = self.take_error()
+            assert err is not None
+            raise StackError(err)
         if conn is None:
             raise StackError(Err.BROKEN_PIPE)  # sk_stream_wait_connect: not connecting
         if self.shut_wr:
@@ -408,6 +418,8 @@ class TCPEndpoint(Endpoint):
     def _after_read(self, conn: Connection) -> None:
         """Reading may open the window: send the update if the connection queued one.
         Nothing else changes (timers, waiters), so no full flush is needed."""
+        if not conn.rcv.ack_now:
+            return
         segments = conn.segments_to_send(self.stack.clock.now())
         if segments:
             self._transmit(segments)
