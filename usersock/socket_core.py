@@ -193,7 +193,7 @@ class SocketCore(_stdlib_socket.socket):
         ready = self._ready
         ep = self._ep
         if ready is not None and ep is not None:
-            ready.set(ep.readable(), ep.writable(), ep.hangup())
+            ready.set(*ep.readiness())
 
     def _op_timeout(self, flags: int) -> float | None:
         return 0.0 if flags & _MSG_DONTWAIT else self._vtimeout

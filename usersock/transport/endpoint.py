@@ -168,6 +168,10 @@ class Endpoint:
     def readable(self) -> bool:
         raise NotImplementedError
 
+    def readiness(self) -> tuple[bool, bool, int]:
+        """``(readable(), writable(), hangup())`` in one call, for the readiness mirror."""
+        return self.readable(), self.writable(), self.hangup()
+
     def hangup(self) -> int:
         """0, 1 (read side shut: POLLRDHUP) or 2 (both: POLLHUP); see ``Readiness``."""
         return 0

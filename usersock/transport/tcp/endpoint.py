@@ -534,6 +534,26 @@ class TCPEndpoint(Endpoint):
             return space > 0 and 2 * space >= conn.config.snd_buf - space
         return conn.state not in (State.SYN_SENT, State.SYN_RECEIVED)
 
+    def readiness(self) -> tuple[bool, bool, int]:
+        """``(readable(), writable(), hangup())``, computed at once for the common case (an
+        established connection with no error and nothing shut down: readable with data,
+        writable as ``sk_stream_is_writeable``, no hang-up); otherwise by the three calls."""
+        conn = self.conn
+        if (
+            conn is not None
+            and conn.state is State.ESTABLISHED
+            and conn.error is None
+            and self.listener is None
+            and self.icmp_error is None
+            and self.reset_error is None
+            and not self.shut_rd
+            and not self.shut_wr
+        ):
+            snd_buf = conn.config.snd_buf
+            space = snd_buf - len(conn.snd.buf)
+            return bool(conn.rcv.buf), space > 0 and 2 * space >= snd_buf - space, 0
+        return self.readable(), self.writable(), self.hangup()
+
     def hangup(self) -> int:
         """How far the socket has hung up, for the readiness mirror: 1 when the read side
         is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), as
