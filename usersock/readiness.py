@@ -64,7 +64,7 @@ class Readiness:
             if readable:
                 self.inner.send(b"r")
             else:
-                self._drain(self.exposed_fd)
+                self._take_byte()
             self.readable = readable
         if writable is not self.writable:
             if writable:
@@ -100,6 +100,16 @@ class Readiness:
                     return
             except BlockingIOError:
                 return
+
+    def _take_byte(self) -> None:
+        """Read back the one byte that marks the exposed end readable (one system call;
+        a stray extra byte, which this class never writes, is drained too)."""
+        try:
+            data = os.read(self.exposed_fd, 4096)
+        except BlockingIOError:
+            return
+        if len(data) > 1:
+            self._drain(self.exposed_fd)
 
     @staticmethod
     def _drain(fd: int) -> None:
