@@ -59,6 +59,7 @@ class Receiver:
         "last_ack_sent",
         "mss",
         "ooo",
+        "opts_cache",
         "rcv_adv",
         "rcv_nxt",
         "rcv_off",
@@ -98,6 +99,9 @@ class Receiver:
         self.last_ack_sent = 0
         self.ts_recent = 0
         self.bytes_received = 0
+        #: The last timestamp-only options built, reused while TSval and TS.Recent stay the
+        #: same (options are immutable; many segments go out within one millisecond).
+        self.opts_cache: TCPOptions | None = None
 
     def start(self, irs: int) -> None:
         """The peer's SYN arrived: RCV.NXT = IRS + 1 (RFC 9293 section 3.10.7.3)."""
@@ -330,6 +334,16 @@ class Receiver:
         """Options for an outgoing segment: our timestamp with TS.Recent echoed (RFC 7323
         section 3.2) and, with holes in the sequence space, SACK blocks (RFC 2018) — led by
         a D-SACK block once after a duplicate segment arrived (RFC 2883 section 4)."""
+        if tsval is not None and not (sack and (self.ooo or self.dsack is not None)):
+            cached = self.opts_cache
+            if cached is not None:
+                ts_cached = cached.timestamps
+                assert ts_cached is not None
+                if ts_cached[0] == tsval and ts_cached[1] == self.ts_recent:
+                    return cached
+            cached = TCPOptions(None, None, False, (tsval, self.ts_recent), ())
+            self.opts_cache = cached
+            return cached
         limit = 3 if tsval is not None else 4
         blocks = self.sack_blocks(limit) if sack and self.ooo else ()
         dsack = self.dsack
