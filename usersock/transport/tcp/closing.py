@@ -69,7 +69,7 @@ def close(conn: Connection) -> None:
         teardown(conn)
         return
     conn._orphaned = True
-    if conn.rcv.buf and state is not _S.TIME_WAIT:
+    if conn.rcv.queued and state is not _S.TIME_WAIT:
         abort(conn)
         return
     shutdown_write(conn)
@@ -90,7 +90,7 @@ def abort(conn: Connection) -> None:
         send_reset(conn)
     conn._set_state(Event.ABORT)
     teardown(conn)
-    conn.rcv.buf.clear()
+    conn.rcv.discard()
 
 
 def fail(conn: Connection, err: Err) -> None:

@@ -450,7 +450,7 @@ class Connection:
         :meth:`segments_to_send`.
         """
         rcv = self.rcv
-        if n <= 0 or not rcv.buf:
+        if n <= 0 or not rcv.queued:
             return b""
         data = rcv.read(n, peek)
         if not peek:
@@ -460,7 +460,7 @@ class Connection:
     def recv_into(self, buf: bytearray | memoryview, n: int = 0, peek: bool = False) -> int:
         """Copy up to *n* bytes (all of *buf* if *n* is 0) into *buf*; return the count."""
         rcv = self.rcv
-        if not rcv.buf:
+        if not rcv.queued:
             return 0
         got = rcv.read_into(buf, n, peek)
         if got and not peek:
@@ -473,11 +473,11 @@ class Connection:
 
     def readable_bytes(self) -> int:
         """Bytes :meth:`recv` would return now."""
-        return len(self.rcv.buf)
+        return self.rcv.queued
 
     def at_eof(self) -> bool:
         """True once the peer's FIN arrived and every byte before it was read."""
-        return self.rcv.fin_received and not self.rcv.buf
+        return self.rcv.fin_received and not self.rcv.queued
 
     def shutdown_write(self) -> None:
         """Send a FIN after the queued data (``shutdown(SHUT_WR)``, RFC 9293 3.10.4).

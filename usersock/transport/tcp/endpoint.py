@@ -551,7 +551,7 @@ class TCPEndpoint(Endpoint):
         ):
             snd_buf = conn.config.snd_buf
             space = snd_buf - len(conn.snd.buf)
-            return bool(conn.rcv.buf), space > 0 and 2 * space >= snd_buf - space, 0
+            return conn.rcv.queued > 0, space > 0 and 2 * space >= snd_buf - space, 0
         return self.readable(), self.writable(), self.hangup()
 
     def hangup(self) -> int:

@@ -2,9 +2,12 @@
 
 Theory of operation
 -------------------
-In-sequence data is appended to one ``bytearray`` (the only copy of received bytes);
-``recv_into`` copies from it straight into the caller's buffer and ``recv`` produces one
-``bytes``. Deleting from the front of a ``bytearray`` is amortised O(1) in CPython.
+In-sequence data waits in a queue of read-only ``memoryview`` pieces. A segment's payload
+over immutable ``bytes`` (every payload on the in-process loopback is a view of the sender's
+buffer; a parsed packet's is a view of its datagram) is queued as it is, without a copy, and
+anything else is copied once into ``bytes``. ``recv_into`` copies the pieces straight into
+the caller's buffer and ``recv`` produces one ``bytes``, so a byte is copied once between
+the sender's buffer and the reader's. ``queued`` counts the bytes waiting.
 
 Segments that arrive ahead of RCV.NXT are kept in a sorted list of disjoint
 ``(start, end, bytes)`` pieces keyed by stream offset (an unbounded count of data bytes, so
@@ -33,6 +36,7 @@ ACK we sent; PAWS (section 5) is applied by the connection before the segment ge
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from usersock.transport.tcp.seqnum import HALF, MASK, MOD
@@ -48,7 +52,6 @@ class Receiver:
     __slots__ = (
         "ack_now",
         "ack_pending",
-        "buf",
         "bytes_received",
         "config",
         "delack_deadline",
@@ -60,6 +63,8 @@ class Receiver:
         "mss",
         "ooo",
         "opts_cache",
+        "queue",
+        "queued",
         "rcv_adv",
         "rcv_nxt",
         "rcv_off",
@@ -81,7 +86,9 @@ class Receiver:
         #: Our Window Scale shift (RFC 7323 section 2.2); 0 until negotiated.
         self.rcv_wscale = 0
         self.mss = config.mss
-        self.buf = bytearray()
+        #: In-sequence data not yet read: read-only byte views, oldest first.
+        self.queue: deque[memoryview] = deque()
+        self.queued = 0
         #: Out-of-order pieces ``[start, end, data]`` by stream offset, sorted, disjoint.
         self.ooo: list[tuple[int, int, bytes]] = []
         #: Stream offsets of recently received out-of-order segments, newest first.
@@ -114,7 +121,7 @@ class Receiver:
 
     def free_space(self) -> int:
         """Receive buffer space not holding unread in-sequence data."""
-        free = self.config.rcv_buf - len(self.buf)
+        free = self.config.rcv_buf - self.queued
         return free if free > 0 else 0
 
     def rcv_wnd(self) -> int:
@@ -132,7 +139,7 @@ class Receiver:
         cur = (self.rcv_adv - nxt) & MASK
         if cur >= HALF:
             cur = 0
-        free = self.config.rcv_buf - len(self.buf)
+        free = self.config.rcv_buf - self.queued
         if free > cur:
             thresh = self.config.rcv_buf >> 1
             if self.mss < thresh:
@@ -155,7 +162,7 @@ class Receiver:
         wnd = (self.rcv_adv - self.rcv_nxt) & MASK
         if wnd >= HALF:
             wnd = 0
-        free = self.config.rcv_buf - len(self.buf)
+        free = self.config.rcv_buf - self.queued
         if free > wnd:
             wnd = free
         if rel < wnd:
@@ -171,7 +178,7 @@ class Receiver:
         cur = (self.rcv_adv - self.rcv_nxt) & MASK
         if cur >= HALF:
             cur = 0
-        free = self.config.rcv_buf - len(self.buf)
+        free = self.config.rcv_buf - self.queued
         most = 0xFFFF << self.rcv_wscale
         if free > most:
             free = most
@@ -213,7 +220,7 @@ class Receiver:
         limit = (self.rcv_adv - self.rcv_nxt) & MASK
         if limit >= HALF:
             limit = 0
-        free = self.config.rcv_buf - len(self.buf)
+        free = self.config.rcv_buf - self.queued
         if free > limit:
             limit = free
         if rel + n > limit:
@@ -225,7 +232,7 @@ class Receiver:
             fin = False
         if rel == 0:
             if n:
-                self.buf += payload
+                self._enqueue(payload)
                 self.rcv_nxt = (self.rcv_nxt + n) & MASK
                 self.rcv_off += n
                 self.bytes_received += n
@@ -293,14 +300,32 @@ class Receiver:
         while ooo and ooo[0][0] <= off:
             lo, hi, data = ooo.pop(0)
             if hi > off:
-                chunk = data[off - lo :]
-                self.buf += chunk
+                chunk = memoryview(data)[off - lo :]
+                self._enqueue(chunk)
                 off = hi
                 moved += len(chunk)
         self.rcv_off = off
         self.rcv_nxt = (self.rcv_nxt + moved) & MASK
         self.bytes_received += moved
         self.sack_recent = [s for s in self.sack_recent if s > off]
+
+    def _enqueue(self, data: bytes | memoryview) -> None:
+        """Queue in-sequence *data*: kept as a view when it lies over immutable ``bytes``,
+        copied once otherwise (a view of a mutable buffer could change under us)."""
+        if type(data) is memoryview:
+            if type(data.obj) is not bytes or data.format != "B" or not data.c_contiguous:
+                data = memoryview(bytes(data))
+        elif type(data) is bytes:
+            data = memoryview(data)
+        else:
+            data = memoryview(bytes(data))
+        self.queue.append(data)
+        self.queued += len(data)
+
+    def discard(self) -> None:
+        """Drop every unread byte (the connection was aborted)."""
+        self.queue.clear()
+        self.queued = 0
 
     def sack_blocks(self, limit: int) -> tuple[tuple[int, int], ...]:
         """Up to *limit* SACK blocks, the most recently changed first (RFC 2018 section 4)."""
@@ -386,21 +411,22 @@ class Receiver:
 
     def readable(self) -> int:
         """Bytes the user can read now."""
-        return len(self.buf)
+        return self.queued
 
     def read(self, n: int, peek: bool) -> bytes:
         """Return up to *n* bytes (one copy); consumed unless *peek*."""
-        buf = self.buf
-        if n >= len(buf):
-            data = bytes(buf)
+        queue = self.queue
+        if n <= 0 or not queue:
+            return b""
+        first = queue[0]
+        if n <= len(first):
+            data = bytes(first[:n])
             if not peek:
-                buf.clear()
+                self._consume(n)
             return data
-        with memoryview(buf) as view:
-            data = bytes(view[:n])
-        if not peek:
-            del buf[:n]
-        return data
+        out = bytearray(n if n < self.queued else self.queued)
+        got = self.read_into(out, len(out), peek)
+        return bytes(out[:got]) if got != len(out) else bytes(out)
 
     def read_into(self, dest: bytearray | memoryview, n: int, peek: bool) -> int:
         """Copy up to *n* bytes (all of *dest* if *n* <= 0) straight into *dest*; consumed
@@ -408,18 +434,36 @@ class Receiver:
         view = memoryview(dest)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
-        buf = self.buf
         if n <= 0 or n > len(view):
             n = len(view)
-        if n > len(buf):
-            n = len(buf)
+        if n > self.queued:
+            n = self.queued
         if n <= 0:
             return 0
-        with memoryview(buf) as src:
-            view[:n] = src[:n]
+        pos = 0
+        for piece in self.queue:
+            k = len(piece)
+            if k >= n - pos:
+                view[pos:n] = piece[: n - pos]
+                break
+            view[pos : pos + k] = piece
+            pos += k
         if not peek:
-            del buf[:n]
+            self._consume(n)
         return n
+
+    def _consume(self, n: int) -> None:
+        """Drop the first *n* queued bytes (the caller checked that many are queued)."""
+        queue = self.queue
+        self.queued -= n
+        while n:
+            first = queue[0]
+            k = len(first)
+            if k > n:
+                queue[0] = first[n:]
+                return
+            queue.popleft()
+            n -= k
 
 
 def _piece_start(piece: tuple[int, int, bytes]) -> int:
