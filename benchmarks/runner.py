@@ -37,7 +37,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from benchmarks import scenarios as sc
 from benchmarks.scenarios import GROUPS, KERNEL, SCENARIOS, USERSOCK, Scenario
@@ -76,7 +76,8 @@ def _arm_watchdog(timeout: float) -> bool:
     """Dump every thread's traceback and exit if the run hangs past *timeout* seconds."""
     for stream in (sys.stderr, sys.__stderr__):
         try:
-            faulthandler.dump_traceback_later(timeout, exit=True, file=stream)
+            # __stderr__ may be None, which faulthandler takes as sys.stderr (typeshed: no None)
+            faulthandler.dump_traceback_later(timeout, exit=True, file=stream)  # type: ignore[arg-type]
             return True
         except (AttributeError, ValueError, OSError):  # no real descriptor (captured)
             continue
@@ -586,7 +587,7 @@ class ThreadProfiles:
             yield
         finally:
             main.disable()
-            threading.setprofile(None)  # type: ignore[arg-type]
+            threading.setprofile(None)
             for t in self.threads:
                 t.join(timeout=5)
 
@@ -605,7 +606,7 @@ class ThreadProfiles:
             f"{name} x{int(n)}: {t:.2f} s" for name, (n, t) in rows
         )
 
-    def stats(self, stream: io.TextIOBase | Any) -> pstats.Stats:
+    def stats(self, stream: TextIO) -> pstats.Stats:
         stats = pstats.Stats(self.profiles[0][1], stream=stream)
         for _, prof in self.profiles[1:]:
             prof.disable()

@@ -11,12 +11,15 @@ import json
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from usersock import Network
 
 
 class Hello(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         body = json.dumps({"path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -24,11 +27,11 @@ class Hello(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
-def test_http_server_and_urllib(usersock_net):
+def test_http_server_and_urllib(usersock_net: Network) -> None:
     address = usersock_net.add_host("api.test")  # an address from 198.18.0.0/15
     server = ThreadingHTTPServer(("api.test", 80), Hello)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -44,7 +47,7 @@ def test_http_server_and_urllib(usersock_net):
     assert any(c.remote and c.remote[0] == address for c in usersock_net.connections())
 
 
-def test_unknown_names_do_not_resolve(usersock_net):
+def test_unknown_names_do_not_resolve(usersock_net: Network) -> None:
     import socket
 
     usersock_net.add_host("db.test", "10.1.2.3")

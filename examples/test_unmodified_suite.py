@@ -11,34 +11,36 @@ to teardown: the servers listen on no real port and nothing leaves the process.
 import asyncio
 import http.client
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, cast
 
 import pytest
 
 
 class Ok(BaseHTTPRequestHandler):
-    def do_GET(self):
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 @pytest.fixture
-def http_server():
+def http_server() -> Iterator[tuple[str, int]]:
     server = HTTPServer(("127.0.0.1", 0), Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address
+    yield cast("tuple[str, int]", server.server_address)
     server.shutdown()
     server.server_close()
     thread.join()
 
 
-def test_http_client(http_server):
+def test_http_client(http_server: tuple[str, int]) -> None:
     host, port = http_server
     conn = http.client.HTTPConnection(host, port, timeout=5)
     conn.request("GET", "/")
@@ -46,9 +48,9 @@ def test_http_client(http_server):
     conn.close()
 
 
-def test_asyncio_streams():
-    async def main():
-        async def handle(reader, writer):
+def test_asyncio_streams() -> None:
+    async def main() -> bytes:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write((await reader.readline()).upper())
             await writer.drain()
             writer.close()

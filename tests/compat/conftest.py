@@ -90,8 +90,12 @@ def _serving(server: Any, poll_interval: float = 0.05) -> Iterator[Any]:
         assert not thread.is_alive(), "serve_forever did not stop"
 
 
+#: The type of the ``serving`` fixture: ``serving(server, poll_interval=0.05)``.
+Serving = Callable[..., contextlib.AbstractContextManager[Any]]
+
+
 @pytest.fixture
-def serving() -> Callable[..., contextlib.AbstractContextManager[Any]]:
+def serving() -> Serving:
     """``with serving(server): ...`` runs ``server.serve_forever`` in a thread meanwhile."""
     return _serving
 

@@ -57,7 +57,7 @@ async def _stream_client(host: str, port: int, n: int) -> list[bytes]:
     return got
 
 
-def test_streams_by_host_name():
+def test_streams_by_host_name() -> None:
     async def main(address: str) -> None:
         server = await asyncio.start_server(_echo_lines, "api.test", 0)
         port = server.sockets[0].getsockname()[1]
@@ -73,7 +73,7 @@ def test_streams_by_host_name():
         run(main(net.add_host("api.test")))
 
 
-def test_streams_bulk_transfer_and_eof():
+def test_streams_bulk_transfer_and_eof() -> None:
     """1 MiB each way through StreamReader/StreamWriter flow control (pause/resume reading
     depends on writability mirrored on the descriptor)."""
     payload = bytes(range(256)) * 4096
@@ -101,7 +101,7 @@ def test_streams_bulk_transfer_and_eof():
         run(main())
 
 
-def test_loop_sock_calls():
+def test_loop_sock_calls() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -147,7 +147,7 @@ def test_loop_sock_calls():
         run(main())
 
 
-def test_loop_sock_connect_refused():
+def test_loop_sock_connect_refused() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         with socket.socket() as probe:
@@ -186,7 +186,7 @@ class _Collect(asyncio.DatagramProtocol):
             self.done.set_exception(exc)
 
 
-def test_datagram_endpoints_both_sides():
+def test_datagram_endpoints_both_sides() -> None:
     async def main(server_address: str) -> None:
         loop = asyncio.get_running_loop()
         server, _ = await loop.create_datagram_endpoint(_Echo, local_addr=("udp.test", 0))
@@ -226,7 +226,7 @@ def test_datagram_endpoints_both_sides():
         run(main(address))
 
 
-def test_event_loop_created_before_patching():
+def test_event_loop_created_before_patching() -> None:
     """A loop (and its epoll selector and self-pipe) made before ``patched()``, used inside:
     nothing about the loop is patched, only the sockets it is handed."""
     loop = asyncio.new_event_loop()
@@ -261,7 +261,7 @@ def test_event_loop_created_before_patching():
         loop.close()
 
 
-def test_start_server_on_all_interfaces_and_writelines():
+def test_start_server_on_all_interfaces_and_writelines() -> None:
     """``host=None`` binds every family ``getaddrinfo(None, port, AI_PASSIVE)`` lists (one
     socket per family); ``writelines`` is ``sendmsg`` on 3.12+."""
 
@@ -284,7 +284,7 @@ def test_start_server_on_all_interfaces_and_writelines():
         run(main())
 
 
-def test_open_connection_happy_eyeballs_to_dual_stack_host():
+def test_open_connection_happy_eyeballs_to_dual_stack_host() -> None:
     """Happy Eyeballs (RFC 8305) races the host's addresses; only the IPv6 one listens."""
 
     async def main() -> None:
@@ -306,7 +306,7 @@ def test_open_connection_happy_eyeballs_to_dual_stack_host():
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="loop.sock_sendto is new in 3.11")
-def test_loop_sock_sendto_recvfrom():
+def test_loop_sock_sendto_recvfrom() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -318,14 +318,14 @@ def test_loop_sock_sendto_recvfrom():
             b.bind(("127.0.0.1", 0))
             data, addr = (
                 await asyncio.gather(
-                    loop.sock_recvfrom(a, 100),
-                    loop.sock_sendto(b, b"datagram", ("udp.test", a.getsockname()[1])),
+                    loop.sock_recvfrom(a, 100),  # type: ignore[attr-defined]  # 3.11+
+                    loop.sock_sendto(b, b"datagram", ("udp.test", a.getsockname()[1])),  # type: ignore[attr-defined]  # 3.11+
                 )
             )[0]
             assert (data, addr) == (b"datagram", b.getsockname())
             buf = bytearray(4)
-            await loop.sock_sendto(a, b"truncated", addr)
-            n, src = await loop.sock_recvfrom_into(b, buf)
+            await loop.sock_sendto(a, b"truncated", addr)  # type: ignore[attr-defined]  # 3.11+
+            n, src = await loop.sock_recvfrom_into(b, buf)  # type: ignore[attr-defined]  # 3.11+
             assert (bytes(buf[:n]), src) == (b"trun", a.getsockname())
 
     with usersock.patched() as net:
@@ -333,7 +333,7 @@ def test_loop_sock_sendto_recvfrom():
         run(main())
 
 
-def test_loop_sock_sendfile():
+def test_loop_sock_sendfile() -> None:
     payload = b"0123456789abcdef" * 8192
 
     async def main() -> None:
@@ -372,7 +372,7 @@ def test_loop_sock_sendfile():
         asyncio.run(main())
 
 
-def test_datagram_endpoint_hears_port_unreachable():
+def test_datagram_endpoint_hears_port_unreachable() -> None:
     """A datagram to a port nobody listens on comes back as ICMP port unreachable, which
     asyncio hands to ``error_received`` as ``ConnectionRefusedError``, as on Linux."""
 
@@ -402,7 +402,7 @@ def test_datagram_endpoint_hears_port_unreachable():
         run(main())
 
 
-def test_reuse_port_servers_share_connections():
+def test_reuse_port_servers_share_connections() -> None:
     """Two servers on one port with ``reuse_port=True`` (one per worker, as multi-process
     servers run): over 64 connections, both get some (on Linux all 64 going to one of them
     has probability 2**-63)."""

@@ -109,7 +109,7 @@ def settle_threads(limit: float = 10.0) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_thousand_patched_cycles_leave_nothing_behind():
+def test_thousand_patched_cycles_leave_nothing_behind() -> None:
     for i in range(WARM_UP):
         one_cycle(i)
     settle_threads()

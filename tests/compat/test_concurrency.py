@@ -13,10 +13,14 @@ import http.client
 import http.server
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 import usersock
+
+if TYPE_CHECKING:
+    from tests.compat.conftest import Serving
 
 THREADS = 100
 REQUESTS = 20
@@ -37,7 +41,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 @pytest.mark.timeout(DEADLINE + 30)
-def test_100_threads_x_20_requests(serving, hello_handler):
+def test_100_threads_x_20_requests(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler]
+) -> None:
     errors: list[str] = []
     done = [0] * THREADS
     start_line = threading.Barrier(THREADS + 1, timeout=30)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 WAIT = 10.0
 
 
-def test_socket_sendfile():
+def test_socket_sendfile() -> None:
     payload = bytes(range(256)) * 1000
     with (
         usersock.patched(),
@@ -50,7 +50,7 @@ def test_socket_sendfile():
     " socket's kernel descriptor to Connection with socket.detach() and then use"
     " os.read/os.write on it; a virtual socket has none (detach raises EOPNOTSUPP)",
 )
-def test_multiprocessing_connection_listener_and_client():
+def test_multiprocessing_connection_listener_and_client() -> None:
     errors: list[BaseException] = []
 
     with usersock.patched() as net:

@@ -22,12 +22,15 @@ import wsgiref.simple_server
 import xmlrpc.client
 import xmlrpc.server
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 import usersock
+
+if TYPE_CHECKING:
+    from tests.compat.conftest import Serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,7 +54,9 @@ def client_ports(net: Any, port: int) -> set[int]:
     return ports
 
 
-def test_requests_session_keeps_one_connection_alive(serving, hello_handler, wait):
+def test_requests_session_keeps_one_connection_alive(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
@@ -73,7 +78,9 @@ def test_requests_session_keeps_one_connection_alive(serving, hello_handler, wai
             assert conn.bytes_received > 21 * len(b"HTTP/1.1 200 OK\r\n")
 
 
-def test_requests_new_connection_per_request(serving, hello_handler, wait):
+def test_requests_new_connection_per_request(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
@@ -88,7 +95,9 @@ def test_requests_new_connection_per_request(serving, hello_handler, wait):
             assert len(client_ports(net, port)) == 10, net.connections()
 
 
-def test_urllib_request(serving, hello_handler, wait):
+def test_urllib_request(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
@@ -106,7 +115,9 @@ def test_urllib_request(serving, hello_handler, wait):
             assert isinstance(info.value.reason, ConnectionRefusedError)
 
 
-def test_urllib_request_localhost_and_refused(serving, hello_handler, wait):
+def test_urllib_request_localhost_and_refused(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     with usersock.patched():
         server = http.server.ThreadingHTTPServer(("localhost", 0), hello_handler)
         port = server.server_address[1]
@@ -121,7 +132,9 @@ def test_urllib_request_localhost_and_refused(serving, hello_handler, wait):
         assert isinstance(info.value.reason, ConnectionRefusedError)
 
 
-def test_http_client_keep_alive_and_chunked(serving, hello_handler, wait):
+def test_http_client_keep_alive_and_chunked(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     class Chunked(hello_handler):  # type: ignore[misc,valid-type]
         def do_GET(self) -> None:
             self.send_response(200)
@@ -151,7 +164,9 @@ def test_http_client_keep_alive_and_chunked(serving, hello_handler, wait):
                 conn.close()
 
 
-def test_http_client_ipv6(serving, hello_handler, wait):
+def test_http_client_ipv6(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     class Server6(http.server.ThreadingHTTPServer):
         address_family = socket.AF_INET6
 
@@ -168,7 +183,7 @@ def test_http_client_ipv6(serving, hello_handler, wait):
                 conn.close()
 
 
-def test_xmlrpc(serving, wait):
+def test_xmlrpc(serving: Serving, wait: float) -> None:
     with usersock.patched() as net:
         net.add_host("rpc.test")
         server = xmlrpc.server.SimpleXMLRPCServer(
@@ -185,7 +200,7 @@ def test_xmlrpc(serving, wait):
             multi = xmlrpc.client.MultiCall(proxy)
             multi.add(1, 1)
             multi.reverse("ab")
-            assert list(multi()) == [2, "ba"]
+            assert list(iter(multi())) == [2, "ba"]  # typeshed: MultiCallIterator is not Iterable
             with pytest.raises(xmlrpc.client.Fault):
                 proxy.missing()
 
@@ -204,7 +219,7 @@ def _wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     return [body]
 
 
-def test_wsgiref_simple_server(serving, wait):
+def test_wsgiref_simple_server(serving: Serving, wait: float) -> None:
     class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -228,7 +243,9 @@ def test_wsgiref_simple_server(serving, wait):
             assert r.json()["body"] == "payload"
 
 
-def test_requests_notices_a_keep_alive_connection_the_server_closed(serving, hello_handler, wait):
+def test_requests_notices_a_keep_alive_connection_the_server_closed(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     """The server closes after each response without saying ``Connection: close``. Before
     reusing the pooled connection urllib3 polls it (``wait_for_read(sock, 0)``): the EOF
     must show as readable, so the next request goes on a new connection instead of failing.
@@ -259,7 +276,7 @@ def test_requests_notices_a_keep_alive_connection_the_server_closed(serving, hel
             assert len(client_ports(net, port)) == 5, net.connections()
 
 
-def test_server_restarts_on_the_same_port(serving, wait):
+def test_server_restarts_on_the_same_port(serving: Serving, wait: float) -> None:
     """``socketserver`` sets ``SO_REUSEADDR`` (``allow_reuse_address``) so a server can take
     the port of one that just stopped while its closed connections sit in TIME-WAIT. An
     HTTP/1.0 server closes first, so TIME-WAIT is on the server's port."""
@@ -289,7 +306,7 @@ def test_server_restarts_on_the_same_port(serving, wait):
             assert any(c.state == "TIME-WAIT" and c.local[1] == port for c in net.connections())
 
 
-def test_dual_stack_server_reached_over_ipv4_and_ipv6(wait):
+def test_dual_stack_server_reached_over_ipv4_and_ipv6(wait: float) -> None:
     """``socket.create_server(..., dualstack_ipv6=True)`` (how ``python -m http.server``
     binds by default) takes IPv4 clients too, as IPv4-mapped IPv6 peers."""
     with usersock.patched():
@@ -306,7 +323,9 @@ def test_dual_stack_server_reached_over_ipv4_and_ipv6(wait):
             assert peers == ["::1", "::ffff:127.0.0.1"]
 
 
-def test_simple_http_request_handler_serves_files(serving, wait, tmp_path: pathlib.Path):
+def test_simple_http_request_handler_serves_files(
+    serving: Serving, wait: float, tmp_path: pathlib.Path
+) -> None:
     (tmp_path / "index.html").write_text("<h1>virtual</h1>")
     blob = bytes(range(256)) * 4096  # 1 MiB
     (tmp_path / "blob.bin").write_bytes(blob)
@@ -330,7 +349,7 @@ def test_simple_http_request_handler_serves_files(serving, wait, tmp_path: pathl
             assert session.get(f"http://files.test:{port}/missing", timeout=wait).status_code == 404
 
 
-def test_client_errors_are_the_usual_exceptions(serving, wait):
+def test_client_errors_are_the_usual_exceptions(serving: Serving, wait: float) -> None:
     """Read timeout, refused connection and unknown host reach ``requests`` and ``urllib``
     as the exceptions they raise over real sockets."""
     release = threading.Event()
@@ -362,6 +381,6 @@ def test_client_errors_are_the_usual_exceptions(serving, wait):
         with pytest.raises(requests.exceptions.ConnectionError) as info:
             requests.get("http://unknown.test/", timeout=wait)
         assert "Name or service not known" in str(info.value)
-        with pytest.raises(urllib.error.URLError) as info:
+        with pytest.raises(urllib.error.URLError) as url_info:
             urllib.request.urlopen("http://unknown.test/", timeout=wait)
-        assert isinstance(info.value.reason, socket.gaierror)
+        assert isinstance(url_info.value.reason, socket.gaierror)

@@ -23,12 +23,15 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 import usersock
+
+if TYPE_CHECKING:
+    from tests.compat.conftest import Serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -108,7 +111,7 @@ def audit() -> Iterator[None]:
         yield
 
 
-def test_the_hook_sees_real_sockets_and_lookups():
+def test_the_hook_sees_real_sockets_and_lookups() -> None:
     """The detector itself: outside ``patched()`` real calls are recorded."""
     with recording():
         with RealSocket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -123,7 +126,7 @@ def test_the_hook_sees_real_sockets_and_lookups():
     assert sum(v.startswith("socket.gethostbyname") for v in found) == 2, found
 
 
-def test_name_lookups_stay_virtual(audit):
+def test_name_lookups_stay_virtual(audit: None) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         net.add_host("db.test", "10.1.2.3")
@@ -146,7 +149,9 @@ def test_name_lookups_stay_virtual(audit):
     assert violations() == []
 
 
-def test_clients_and_servers_create_no_real_inet_socket(audit, serving, hello_handler):
+def test_clients_and_servers_create_no_real_inet_socket(
+    audit: None, serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler]
+) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
@@ -183,7 +188,7 @@ def test_clients_and_servers_create_no_real_inet_socket(audit, serving, hello_ha
     assert any(e == "socket.__new__" and a[1] == socket.AF_UNIX for e, a in EVENTS)
 
 
-def test_unknown_addresses_are_blocked_not_reached(audit):
+def test_unknown_addresses_are_blocked_not_reached(audit: None) -> None:
     with usersock.patched():
         for address in (("93.184.216.34", 80), ("10.9.9.9", 5432), ("2001:db8::1", 443)):
             family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -201,7 +206,9 @@ def test_unknown_addresses_are_blocked_not_reached(audit):
     assert violations() == []
 
 
-def test_no_resolver_call_even_for_literals(audit, serving, hello_handler):
+def test_no_resolver_call_even_for_literals(
+    audit: None, serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler]
+) -> None:
     """Address literals need no resolver: ``patched()``'s ``getaddrinfo`` parses them itself.
     (A numeric lookup sends no DNS query; this pins that the real resolver is not called at
     all, so a misconfigured host resolver cannot slow or break a test.)"""
@@ -215,7 +222,9 @@ def test_no_resolver_call_even_for_literals(audit, serving, hello_handler):
     assert violations() == []
 
 
-def test_kernel_cannot_reach_a_virtual_server(serving, hello_handler):
+def test_kernel_cannot_reach_a_virtual_server(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler]
+) -> None:
     # A port that is free on the real loopback right now (nothing real will listen there).
     with RealSocket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -237,7 +246,7 @@ def test_kernel_cannot_reach_a_virtual_server(serving, hello_handler):
                     real6.connect(("::1", port))
 
 
-def test_real_sockets_outside_patched_are_untouched():
+def test_real_sockets_outside_patched_are_untouched() -> None:
     """After ``patched()`` the stdlib is restored: sockets are real again."""
     with usersock.patched():
         assert socket.socket is not RealSocket

@@ -161,7 +161,7 @@ def drain(sock: socket.socket, expected: int) -> None:
 
 
 @pytest.mark.parametrize("name", list(WAITERS))
-def test_virtual_sockets_mixed_with_pipes(name):
+def test_virtual_sockets_mixed_with_pipes(name: str) -> None:
     wait = WAITERS[name]
     with usersock.patched(), connected_pair() as (listener, client, conn), pipe() as (pr, pw):
         cfd, sfd, lfd = client.fileno(), conn.fileno(), listener.fileno()
@@ -217,7 +217,7 @@ def test_virtual_sockets_mixed_with_pipes(name):
 
 
 @pytest.mark.parametrize("name", ["select.select", "selectors.DefaultSelector"])
-def test_udp_readiness(name):
+def test_udp_readiness(name: str) -> None:
     wait = WAITERS[name]
     with usersock.patched():
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -239,7 +239,7 @@ def test_udp_readiness(name):
             assert_idle(wait, [a, b, pr], [])
 
 
-def test_connect_completion_wakes_writer():
+def test_connect_completion_wakes_writer() -> None:
     """Non-blocking connect: EINPROGRESS, then writable with SO_ERROR 0 (how asyncio, trio and
     urllib3-style code connect); to a closed port, writable with SO_ERROR ECONNREFUSED."""
     with usersock.patched(), contextlib.closing(socket.create_server(("127.0.0.1", 0))) as srv:

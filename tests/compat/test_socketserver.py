@@ -9,10 +9,14 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 import usersock
+
+if TYPE_CHECKING:
+    from tests.compat.conftest import Serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,12 +37,12 @@ class UpperDatagramHandler(socketserver.DatagramRequestHandler):
         self.wfile.write(self.rfile.read().upper())
 
 
-def test_threading_tcp_server(serving, wait):
+def test_threading_tcp_server(serving: Serving, wait: float) -> None:
     with usersock.patched() as net:
         address = net.add_host("tcp.test")
         server = socketserver.ThreadingTCPServer(("tcp.test", 0), UpperStreamHandler)
         server.daemon_threads = False  # server_close() joins the handler threads
-        host, port = server.server_address
+        host, port = cast("tuple[str, int]", server.server_address)
         assert host == address
         results: dict[int, list[bytes]] = {}
         errors: list[BaseException] = []
@@ -72,7 +76,7 @@ def test_threading_tcp_server(serving, wait):
             assert results[n] == [b"CLIENT %d LINE %d\n" % (n, i) for i in range(5)] + [b"bye\n"]
 
 
-def test_threading_tcp_server_ipv6_dual_stack_host(serving, wait):
+def test_threading_tcp_server_ipv6_dual_stack_host(serving: Serving, wait: float) -> None:
     class Server6(socketserver.ThreadingTCPServer):
         address_family = socket.AF_INET6
         daemon_threads = False
@@ -92,7 +96,7 @@ def test_threading_tcp_server_ipv6_dual_stack_host(serving, wait):
                 assert f.read() == b"SIX\nbye\n"
 
 
-def test_threading_udp_server(serving, wait):
+def test_threading_udp_server(serving: Serving, wait: float) -> None:
     with usersock.patched() as net:
         address = net.add_host("udp.test")
         server = socketserver.ThreadingUDPServer(("udp.test", 0), UpperDatagramHandler)
@@ -114,7 +118,9 @@ def test_threading_udp_server(serving, wait):
                 assert s.recv(2048) == b"CONNECTED"
 
 
-def test_threading_udp_server_on_ipv6_wildcard_answers_ipv4_clients(serving, wait):
+def test_threading_udp_server_on_ipv6_wildcard_answers_ipv4_clients(
+    serving: Serving, wait: float
+) -> None:
     """An IPv6 wildcard socket takes IPv4 traffic too (Linux's default, bindv6only=0); the
     sender shows as an IPv4-mapped address, and the reply goes back to it."""
 

@@ -12,7 +12,7 @@ import asyncio
 import http.server
 import pathlib
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -20,6 +20,9 @@ import pytest
 from aiohttp import web
 
 import usersock
+
+if TYPE_CHECKING:
+    from tests.compat.conftest import Serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,7 +37,9 @@ def client_connections(net: Any, port: int) -> list[Any]:
     return [c for c in net.connections() if c.remote is not None and c.remote[1] == port]
 
 
-def test_httpx_sync_against_http_server(serving, hello_handler, wait):
+def test_httpx_sync_against_http_server(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     with usersock.patched() as net:
         net.add_host("api.test")
         server = http.server.ThreadingHTTPServer(("api.test", 0), hello_handler)
@@ -50,7 +55,9 @@ def test_httpx_sync_against_http_server(serving, hello_handler, wait):
             assert len(client_connections(net, port)) == 1
 
 
-def test_httpx_async_against_http_server(serving, hello_handler, wait):
+def test_httpx_async_against_http_server(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
+) -> None:
     async def main(port: int) -> None:
         async with httpx.AsyncClient(base_url=f"http://api.test:{port}", timeout=wait) as c:
             responses = await asyncio.gather(*(c.get(f"/async/{i}") for i in range(20)))
@@ -106,7 +113,7 @@ async def _start_site(host: str) -> tuple[web.AppRunner, int]:
     return runner, port
 
 
-def test_aiohttp_client_and_server():
+def test_aiohttp_client_and_server() -> None:
     async def main(net: Any) -> None:
         runner, port = await _start_site("web.test")
         try:
@@ -138,7 +145,9 @@ def test_aiohttp_client_and_server():
         run(main(net))
 
 
-def test_aiohttp_client_against_http_server(serving, hello_handler):
+def test_aiohttp_client_against_http_server(
+    serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler]
+) -> None:
     async def main(port: int) -> None:
         timeout = aiohttp.ClientTimeout(total=WAIT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -153,7 +162,7 @@ def test_aiohttp_client_against_http_server(serving, hello_handler):
             run(main(server.server_address[1]))
 
 
-def test_httpx_sync_against_aiohttp_server(wait):
+def test_httpx_sync_against_aiohttp_server(wait: float) -> None:
     """A sync client in a worker thread against the aiohttp server on the loop thread."""
 
     async def main() -> None:
@@ -174,7 +183,7 @@ def test_httpx_sync_against_aiohttp_server(wait):
         run(main())
 
 
-def test_httpx_async_against_aiohttp_server():
+def test_httpx_async_against_aiohttp_server() -> None:
     async def main() -> None:
         runner, port = await _start_site("web.test")
         try:
@@ -191,7 +200,7 @@ def test_httpx_async_against_aiohttp_server():
         run(main())
 
 
-def test_aiohttp_websocket():
+def test_aiohttp_websocket() -> None:
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -230,7 +239,7 @@ def test_aiohttp_websocket():
         run(main())
 
 
-def test_aiohttp_file_response(tmp_path: pathlib.Path):
+def test_aiohttp_file_response(tmp_path: pathlib.Path) -> None:
     content = bytes(range(256)) * 1200  # 300 KiB
     path = tmp_path / "static.bin"
     path.write_bytes(content)

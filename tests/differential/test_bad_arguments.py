@@ -11,13 +11,17 @@ from __future__ import annotations
 import gc
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_bad_addresses_for_bind(env):
+def test_bad_addresses_for_bind(env: Env) -> object:
     s = env.tcp()
     return {
         "string": env.attempt(s.bind, env.host),
@@ -34,7 +38,7 @@ def test_bad_addresses_for_bind(env):
     }
 
 
-def test_bad_addresses_for_connect(env):
+def test_bad_addresses_for_connect(env: Env) -> object:
     s = env.tcp()
     return {
         "string": env.attempt(s.connect, env.host),
@@ -45,7 +49,7 @@ def test_bad_addresses_for_connect(env):
     }
 
 
-def test_bad_addresses_for_sendto(env):
+def test_bad_addresses_for_sendto(env: Env) -> object:
     u = env.udp()
     return {
         "string": env.attempt(u.sendto, b"x", env.host),
@@ -55,25 +59,25 @@ def test_bad_addresses_for_sendto(env):
     }
 
 
-def test_address_of_the_other_family(env):
+def test_address_of_the_other_family(env: Env) -> object:
     s = env.tcp()
     other = "::1" if env.family == socket.AF_INET else "127.0.0.1"
     return env.attempt(s.bind, (other, 0))
 
 
-def test_bytes_and_bytearray_host(env):
+def test_bytes_and_bytearray_host(env: Env) -> object:
     s, t = env.tcp(), env.tcp()
     s.bind((env.host.encode(), 0))
     t.bind((bytearray(env.host.encode()), 0))
     return [s.getsockname(), t.getsockname()]
 
 
-def test_port_zero_connect(env):
+def test_port_zero_connect(env: Env) -> object:
     s = env.tcp()
     return env.attempt(s.connect, (env.host, 0))
 
 
-def test_bad_sizes_for_recv(env):
+def test_bad_sizes_for_recv(env: Env) -> object:
     cli, _, _ = env.connected()
     return {
         "recv(-1)": env.attempt(cli.recv, -1),
@@ -87,7 +91,7 @@ def test_bad_sizes_for_recv(env):
     }
 
 
-def test_recv_into_a_read_only_buffer(env):
+def test_recv_into_a_read_only_buffer(env: Env) -> object:
     cli, conn, _ = env.connected()
     nothing_queued = env.attempt(cli.recv_into, b"immutable")
     conn.sendall(b"data")
@@ -99,7 +103,7 @@ def test_recv_into_a_read_only_buffer(env):
     }
 
 
-def test_zero_byte_reads_never_touch_the_socket(env):
+def test_zero_byte_reads_never_touch_the_socket(env: Env) -> object:
     # CPython answers recv(0) and recv_into(<empty>) without a system call.
     unconnected = env.tcp()
     cli, _, _ = env.connected()
@@ -110,7 +114,7 @@ def test_zero_byte_reads_never_touch_the_socket(env):
     }
 
 
-def test_zero_byte_read_on_a_closed_socket(env):
+def test_zero_byte_read_on_a_closed_socket(env: Env) -> object:
     closed = env.tcp()
     closed.close()
     return {
@@ -120,7 +124,7 @@ def test_zero_byte_read_on_a_closed_socket(env):
     }
 
 
-def test_bad_data_for_send(env):
+def test_bad_data_for_send(env: Env) -> object:
     cli, _, _ = env.connected()
     return {
         "send(str)": env.attempt(cli.send, "text"),
@@ -132,7 +136,7 @@ def test_bad_data_for_send(env):
     }
 
 
-def test_bad_timeouts(env):
+def test_bad_timeouts(env: Env) -> object:
     s = env.tcp()
     return {
         "-1": env.attempt(s.settimeout, -1),
@@ -143,7 +147,7 @@ def test_bad_timeouts(env):
     }
 
 
-def test_timeout_type_and_range(env):
+def test_timeout_type_and_range(env: Env) -> object:
     s = env.tcp()
     return {
         "str": env.attempt(s.settimeout, "1"),
@@ -152,7 +156,7 @@ def test_timeout_type_and_range(env):
     }
 
 
-def test_bad_listen_arguments(env):
+def test_bad_listen_arguments(env: Env) -> object:
     s = env.tcp()
     s.bind((env.host, 0))
     return {
@@ -162,7 +166,7 @@ def test_bad_listen_arguments(env):
     }
 
 
-def test_shutdown_with_a_non_integer(env):
+def test_shutdown_with_a_non_integer(env: Env) -> object:
     cli, conn, _ = env.connected()
     return {
         "shutdown(str)": env.attempt(cli.shutdown, "both"),
@@ -172,7 +176,7 @@ def test_shutdown_with_a_non_integer(env):
     }
 
 
-def test_bad_option_arguments(env):
+def test_bad_option_arguments(env: Env) -> object:
     s = env.tcp()
     return {
         "value str": env.attempt(s.setsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, "1"),
@@ -181,7 +185,7 @@ def test_bad_option_arguments(env):
     }
 
 
-def test_setsockopt_none_and_getsockopt_buflen(env):
+def test_setsockopt_none_and_getsockopt_buflen(env: Env) -> object:
     s = env.tcp()
     return {
         "value None": env.attempt(s.setsockopt, socket.SOL_SOCKET, socket.SO_KEEPALIVE, None),
@@ -195,27 +199,27 @@ def test_setsockopt_none_and_getsockopt_buflen(env):
     }
 
 
-def test_bad_constructor_arguments(env):
+def test_bad_constructor_arguments(env: Env) -> object:
     return {
         "family as str": env.attempt(socket.socket, "inet"),
     }
 
 
-def test_non_integer_family_or_protocol(env):
+def test_non_integer_family_or_protocol(env: Env) -> object:
     return {
         "family as float": env.attempt(socket.socket, float(env.family)),
         "proto as str": env.attempt(socket.socket, env.family, socket.SOCK_STREAM, "tcp"),
     }
 
 
-def test_unknown_type_and_protocol_numbers(env):
+def test_unknown_type_and_protocol_numbers(env: Env) -> object:
     return {
         "type 999": env.attempt(socket.socket, env.family, 999),
         "proto 999": env.attempt(socket.socket, env.family, socket.SOCK_STREAM, 999),
     }
 
 
-def test_makefile_bad_modes(env):
+def test_makefile_bad_modes(env: Env) -> object:
     cli, _, _ = env.connected()
     return {
         "x": env.attempt(cli.makefile, "x"),
@@ -224,7 +228,7 @@ def test_makefile_bad_modes(env):
     }
 
 
-def test_failed_constructor_leaves_nothing_behind(env):
+def test_failed_constructor_leaves_nothing_behind(env: Env) -> object:
     unraisable = []
     saved = sys.unraisablehook
     sys.unraisablehook = lambda u: unraisable.append(type(u.exc_value).__name__)

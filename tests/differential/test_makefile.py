@@ -9,13 +9,17 @@ Each test is a scenario run on real sockets and under ``usersock.patched()`` (se
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_readline_and_read(env):
+def test_readline_and_read(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"first line\nsecond line\nrest of it")
     cli.shutdown(socket.SHUT_WR)
@@ -31,7 +35,7 @@ def test_readline_and_read(env):
         }
 
 
-def test_iterate_lines(env):
+def test_iterate_lines(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"a\nbb\nccc\n")
     cli.close()
@@ -39,7 +43,7 @@ def test_iterate_lines(env):
         return list(f)
 
 
-def test_write_and_flush(env):
+def test_write_and_flush(env: Env) -> object:
     cli, conn, _ = env.connected()
     with cli.makefile("wb") as f:
         written = f.write(b"buffered ")
@@ -50,14 +54,14 @@ def test_write_and_flush(env):
     return {"written": written, "seen before flush": before_flush, "after flush": after_flush}
 
 
-def test_unbuffered_write(env):
+def test_unbuffered_write(env: Env) -> object:
     cli, conn, _ = env.connected()
     with cli.makefile("wb", buffering=0) as f:
         n = f.write(b"direct")
     return {"written": n, "peer got": conn.recv(100)}
 
 
-def test_read_write_file(env):
+def test_read_write_file(env: Env) -> object:
     cli, conn, _ = env.connected()
     with cli.makefile("rwb") as f, conn.makefile("rwb") as g:
         f.write(b"question?\n")
@@ -68,7 +72,7 @@ def test_read_write_file(env):
         return {"server read": question, "client read": f.readline()}
 
 
-def test_text_mode(env):
+def test_text_mode(env: Env) -> object:
     cli, conn, _ = env.connected()
     with cli.makefile("w", encoding="utf-8", newline="\r\n") as w:
         w.write("héllo\nwörld\n")
@@ -77,7 +81,7 @@ def test_text_mode(env):
         return r.readlines()
 
 
-def test_text_mode_decoding_error(env):
+def test_text_mode_decoding_error(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"\xff\xfe bad\n")
     cli.shutdown(socket.SHUT_WR)
@@ -85,7 +89,7 @@ def test_text_mode_decoding_error(env):
         return env.attempt(r.readline)
 
 
-def test_readinto_through_the_raw_file(env):
+def test_readinto_through_the_raw_file(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"raw data")
     raw = conn.makefile("rb", buffering=0)
@@ -95,7 +99,7 @@ def test_readinto_through_the_raw_file(env):
     return {"n": n, "buf": bytes(buf), "closed": raw.closed}
 
 
-def test_file_keeps_the_connection_open_after_socket_close(env):
+def test_file_keeps_the_connection_open_after_socket_close(env: Env) -> object:
     cli, conn, _ = env.connected()
     f = conn.makefile("rwb")
     conn.close()
@@ -112,7 +116,7 @@ def test_file_keeps_the_connection_open_after_socket_close(env):
     }
 
 
-def test_closing_file_first_keeps_the_socket(env):
+def test_closing_file_first_keeps_the_socket(env: Env) -> object:
     cli, conn, _ = env.connected()
     f = conn.makefile("rb")
     f.close()
@@ -120,7 +124,7 @@ def test_closing_file_first_keeps_the_socket(env):
     return {"file closed": f.closed, "recv": conn.recv(100)}
 
 
-def test_read_timeout_through_the_file(env):
+def test_read_timeout_through_the_file(env: Env) -> object:
     _, conn, _ = env.connected()
     conn.settimeout(0.1)
     f = conn.makefile("rb", buffering=0)
@@ -130,7 +134,7 @@ def test_read_timeout_through_the_file(env):
     return {"first": first, "after a timeout": second}
 
 
-def test_nonblocking_file_read_returns_none(env):
+def test_nonblocking_file_read_returns_none(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.setblocking(False)
     raw = conn.makefile("rb", buffering=0)
@@ -142,7 +146,7 @@ def test_nonblocking_file_read_returns_none(env):
     return {"empty": empty, "with data": data}
 
 
-def test_file_reads_after_reset(env):
+def test_file_reads_after_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"unread")
     env.readable(conn, 1.0)
@@ -152,7 +156,7 @@ def test_file_reads_after_reset(env):
         return env.attempt(f.read)
 
 
-def test_makefile_attributes(env):
+def test_makefile_attributes(env: Env) -> object:
     cli, _, _ = env.connected()
     files = [cli.makefile(m) for m in ("rb", "wb", "rwb", "r", "w")]
     try:

@@ -11,36 +11,45 @@ asked for IPv4 only, since whether it also has ``::1`` depends on the machine's 
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 STREAM = socket.SOCK_STREAM
 
 
-def sockaddrs(host, port, family=socket.AF_INET, flags=0):
+def sockaddrs(
+    host: str | bytes | None,
+    port: str | bytes | int | None,
+    family: int = socket.AF_INET,
+    flags: int = 0,
+) -> list[tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]]:
     """The socket addresses ``getaddrinfo`` gives for a stream socket."""
     return [ai[4] for ai in socket.getaddrinfo(host, port, family, STREAM, 0, flags)]
 
 
 # getaddrinfo -------------------------------------------------------------------------------
-def test_getaddrinfo_numeric_host_every_type(env):
+def test_getaddrinfo_numeric_host_every_type(env: Env) -> object:
     return socket.getaddrinfo(env.host, 80)
 
 
-def test_getaddrinfo_numeric_host_stream(env):
+def test_getaddrinfo_numeric_host_stream(env: Env) -> object:
     return socket.getaddrinfo(env.host, 80, env.family, STREAM)
 
 
-def test_getaddrinfo_by_protocol(env):
+def test_getaddrinfo_by_protocol(env: Env) -> object:
     return {
         "tcp": socket.getaddrinfo(env.host, 80, proto=socket.IPPROTO_TCP),
         "udp": socket.getaddrinfo(env.host, 80, 0, socket.SOCK_DGRAM),
     }
 
 
-def test_getaddrinfo_localhost_ipv4(env4):
+def test_getaddrinfo_localhost_ipv4(env4: Env) -> object:
     return {
         "stream": socket.getaddrinfo("localhost", 80, socket.AF_INET, socket.SOCK_STREAM),
         "every type": socket.getaddrinfo("localhost", 443, socket.AF_INET),
@@ -48,15 +57,15 @@ def test_getaddrinfo_localhost_ipv4(env4):
     }
 
 
-def test_getaddrinfo_without_host(env):
+def test_getaddrinfo_without_host(env: Env) -> object:
     return {
         "passive": socket.getaddrinfo(None, 80, env.family, STREAM, 0, socket.AI_PASSIVE),
         "active": socket.getaddrinfo(None, 80, env.family, socket.SOCK_STREAM),
     }
 
 
-def test_getaddrinfo_services(env4):
-    def ports(service):
+def test_getaddrinfo_services(env4: Env) -> object:
+    def ports(service: str | bytes | int | None) -> object:
         return env4.attempt(sockaddrs, "127.0.0.1", service)
 
     return {
@@ -71,41 +80,41 @@ def test_getaddrinfo_services(env4):
     }
 
 
-def test_getaddrinfo_family_mismatch(env4):
+def test_getaddrinfo_family_mismatch(env4: Env) -> object:
     return {
         "v4 literal as AF_INET6": env4.attempt(sockaddrs, "127.0.0.1", 80, socket.AF_INET6),
         "v6 literal as AF_INET": env4.attempt(sockaddrs, "::1", 80, socket.AF_INET),
     }
 
 
-def test_getaddrinfo_numerichost_flag(env4):
+def test_getaddrinfo_numerichost_flag(env4: Env) -> object:
     return {
         "literal": sockaddrs("127.0.0.1", 80, flags=socket.AI_NUMERICHOST),
         "name": env4.attempt(sockaddrs, "localhost", 80, flags=socket.AI_NUMERICHOST),
     }
 
 
-def test_getaddrinfo_canonname(env4):
+def test_getaddrinfo_canonname(env4: Env) -> object:
     return {
         host: socket.getaddrinfo(host, 80, socket.AF_INET, STREAM, 0, socket.AI_CANONNAME)
         for host in ("localhost", "127.0.0.1")
     }
 
 
-def test_getaddrinfo_short_ipv4_forms(env4):
+def test_getaddrinfo_short_ipv4_forms(env4: Env) -> object:
     return {
         text: env4.attempt(sockaddrs, text, 80) for text in ("127.1", "2130706433", "0x7f.0.0.1")
     }
 
 
-def test_getaddrinfo_ipv6_forms(env4):
+def test_getaddrinfo_ipv6_forms(env4: Env) -> object:
     return {
         text: env4.attempt(sockaddrs, text, 80, socket.AF_INET6)
         for text in ("::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "[::1]")
     }
 
 
-def test_getaddrinfo_bad_arguments(env4):
+def test_getaddrinfo_bad_arguments(env4: Env) -> object:
     return {
         "port as float": env4.attempt(socket.getaddrinfo, "127.0.0.1", 80.0),
         "host as int": env4.attempt(socket.getaddrinfo, 127, 80),
@@ -114,7 +123,7 @@ def test_getaddrinfo_bad_arguments(env4):
 
 
 # gethostby* and getnameinfo ----------------------------------------------------------------
-def test_gethostbyname(env4):
+def test_gethostbyname(env4: Env) -> object:
     return {
         "localhost": socket.gethostbyname("localhost"),
         "literal": socket.gethostbyname("127.0.0.1"),
@@ -124,11 +133,11 @@ def test_gethostbyname(env4):
     }
 
 
-def test_gethostbyaddr_loopback(env4):
+def test_gethostbyaddr_loopback(env4: Env) -> object:
     return socket.gethostbyaddr("127.0.0.1")
 
 
-def test_getnameinfo(env):
+def test_getnameinfo(env: Env) -> object:
     numeric = socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
     return {
         "numeric": socket.getnameinfo((env.host, 80), numeric),
@@ -137,12 +146,12 @@ def test_getnameinfo(env):
     }
 
 
-def test_getnameinfo_localhost_name(env4):
+def test_getnameinfo_localhost_name(env4: Env) -> object:
     return socket.getnameinfo(("127.0.0.1", 80), 0)
 
 
 # create_connection / create_server ---------------------------------------------------------
-def test_create_connection(env):
+def test_create_connection(env: Env) -> object:
     lst = env.listener()
     c = socket.create_connection(env.address(lst))
     env.own(c)
@@ -158,31 +167,31 @@ def test_create_connection(env):
     }
 
 
-def test_create_connection_with_timeout_and_source(env):
+def test_create_connection_with_timeout_and_source(env: Env) -> object:
     lst = env.listener()
     c = socket.create_connection(env.address(lst), timeout=0.5, source_address=(env.host, 0))
     env.own(c)
     return {"timeout": c.gettimeout(), "local": c.getsockname()}
 
 
-def test_create_connection_to_localhost(env4):
+def test_create_connection_to_localhost(env4: Env) -> object:
     lst = env4.listener()
     c = socket.create_connection(("localhost", lst.getsockname()[1]), timeout=1.0)
     env4.own(c)
     return {"family": c.family, "peer": c.getpeername()}
 
 
-def test_create_connection_refused(env):
+def test_create_connection_refused(env: Env) -> object:
     port = env.closed_port()
     return env.attempt(socket.create_connection, (env.host, port), 1.0)
 
 
-def test_create_connection_bad_source(env):
+def test_create_connection_bad_source(env: Env) -> object:
     lst = env.listener()
     return env.attempt(socket.create_connection, env.address(lst), 1.0, (env.foreign, 0))
 
 
-def test_create_server(env):
+def test_create_server(env: Env) -> object:
     srv = socket.create_server((env.host, 0), family=env.family)
     env.own(srv)
     return {
@@ -195,7 +204,7 @@ def test_create_server(env):
     }
 
 
-def test_create_server_reuse_port(env):
+def test_create_server_reuse_port(env: Env) -> object:
     srv = socket.create_server((env.host, 0), family=env.family, reuse_port=True)
     env.own(srv)
     second = env.attempt(socket.create_server, env.address(srv), family=env.family, reuse_port=True)
@@ -203,13 +212,13 @@ def test_create_server_reuse_port(env):
     return {"SO_REUSEPORT": reuse_port, "second": second}
 
 
-def test_create_server_port_in_use(env):
+def test_create_server_port_in_use(env: Env) -> object:
     srv = socket.create_server((env.host, 0), family=env.family)
     env.own(srv)
     return env.attempt(socket.create_server, env.address(srv), family=env.family)
 
 
-def test_create_server_round_trip(env):
+def test_create_server_round_trip(env: Env) -> object:
     srv = socket.create_server((env.host, 0), family=env.family, backlog=4)
     env.own(srv)
     srv.settimeout(1.0)
@@ -223,11 +232,11 @@ def test_create_server_round_trip(env):
     return c.recv(10)
 
 
-def test_has_dualstack_ipv6(env4):
+def test_has_dualstack_ipv6(env4: Env) -> object:
     return socket.has_dualstack_ipv6()
 
 
-def test_create_server_dualstack(env4):
+def test_create_server_dualstack(env4: Env) -> object:
     srv = socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True)
     env4.own(srv)
     srv.settimeout(1.0)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 SOL, TCP, V6 = socket.SOL_SOCKET, socket.IPPROTO_TCP, socket.IPPROTO_IPV6
 
 
-def toggle(sock, level, name, value=1):
+def toggle(sock: socket.socket, level: int, name: int, value: int = 1) -> list[int]:
     """The option before, after setting *value*, and after setting 0."""
     before = sock.getsockopt(level, name)
     sock.setsockopt(level, name, value)
@@ -37,7 +41,7 @@ def toggle(sock, level, name, value=1):
     ],
     ids=["SO_REUSEADDR", "SO_KEEPALIVE", "SO_REUSEPORT", "TCP_NODELAY"],
 )
-def test_boolean_option_on_tcp(env, level, name):
+def test_boolean_option_on_tcp(env: Env, level: int, name: int) -> object:
     s = env.tcp()
     cli, _, _ = env.connected()
     return {
@@ -47,7 +51,7 @@ def test_boolean_option_on_tcp(env, level, name):
     }
 
 
-def test_boolean_options_accept_bytes_values(env):
+def test_boolean_options_accept_bytes_values(env: Env) -> object:
     s = env.tcp()
     s.setsockopt(SOL, socket.SO_KEEPALIVE, struct.pack("i", 1))
     return {
@@ -56,11 +60,11 @@ def test_boolean_options_accept_bytes_values(env):
     }
 
 
-def test_reuseaddr_on_udp(env):
+def test_reuseaddr_on_udp(env: Env) -> object:
     return toggle(env.udp(), SOL, socket.SO_REUSEADDR)
 
 
-def test_accepted_socket_inherits_options(env):
+def test_accepted_socket_inherits_options(env: Env) -> object:
     lst = env.listener()
     lst.setsockopt(SOL, socket.SO_KEEPALIVE, 1)
     lst.setsockopt(TCP, socket.TCP_NODELAY, 1)
@@ -75,7 +79,7 @@ def test_accepted_socket_inherits_options(env):
     }
 
 
-def test_keepalive_timers(env):
+def test_keepalive_timers(env: Env) -> object:
     s = env.tcp()
     seen = {}
     for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"):
@@ -91,7 +95,7 @@ def test_keepalive_timers(env):
     return seen
 
 
-def test_read_only_identity_options(env):
+def test_read_only_identity_options(env: Env) -> object:
     t, u, lst = env.tcp(), env.udp(), env.listener()
     return {
         name: [s.getsockopt(SOL, getattr(socket, name)) for s in (t, u, lst)]
@@ -99,7 +103,7 @@ def test_read_only_identity_options(env):
     }
 
 
-def test_setting_read_only_options(env):
+def test_setting_read_only_options(env: Env) -> object:
     s = env.tcp()
     return {
         name: env.attempt(s.setsockopt, SOL, getattr(socket, name), 1)
@@ -107,7 +111,7 @@ def test_setting_read_only_options(env):
     }
 
 
-def test_unknown_option(env):
+def test_unknown_option(env: Env) -> object:
     s = env.tcp()
     return {
         "get": env.attempt(s.getsockopt, SOL, 9999),
@@ -115,7 +119,7 @@ def test_unknown_option(env):
     }
 
 
-def test_setsockopt_at_a_level_the_socket_does_not_handle(env):
+def test_setsockopt_at_a_level_the_socket_does_not_handle(env: Env) -> object:
     t, u = env.tcp(), env.udp()
     seen = {
         "TCP_NODELAY on UDP": env.attempt(u.setsockopt, TCP, socket.TCP_NODELAY, 1),
@@ -137,7 +141,7 @@ def test_setsockopt_at_a_level_the_socket_does_not_handle(env):
     ids=["ipv4", "ipv6"],
     indirect=True,
 )
-def test_getsockopt_at_a_level_the_socket_does_not_handle(env):
+def test_getsockopt_at_a_level_the_socket_does_not_handle(env: Env) -> object:
     t, u = env.tcp(), env.udp()
     seen = {
         "TCP_NODELAY on UDP": env.attempt(u.getsockopt, TCP, socket.TCP_NODELAY),
@@ -148,7 +152,7 @@ def test_getsockopt_at_a_level_the_socket_does_not_handle(env):
     return seen
 
 
-def test_so_linger(env):
+def test_so_linger(env: Env) -> object:
     s = env.tcp()
     default = s.getsockopt(SOL, socket.SO_LINGER, 8)
     s.setsockopt(SOL, socket.SO_LINGER, struct.pack("ii", 1, 5))
@@ -160,21 +164,21 @@ def test_so_linger(env):
     }
 
 
-def test_buffer_sizes_read_back_doubled(env):
+def test_buffer_sizes_read_back_doubled(env: Env) -> object:
     s = env.tcp()
     s.setsockopt(SOL, socket.SO_RCVBUF, 32768)
     s.setsockopt(SOL, socket.SO_SNDBUF, 32768)
     return [s.getsockopt(SOL, socket.SO_RCVBUF), s.getsockopt(SOL, socket.SO_SNDBUF)]
 
 
-def test_tiny_buffer_sizes_are_raised_to_the_minimum(env):
+def test_tiny_buffer_sizes_are_raised_to_the_minimum(env: Env) -> object:
     s = env.tcp()
     s.setsockopt(SOL, socket.SO_RCVBUF, 1)
     s.setsockopt(SOL, socket.SO_SNDBUF, 1)
     return [s.getsockopt(SOL, socket.SO_RCVBUF), s.getsockopt(SOL, socket.SO_SNDBUF)]
 
 
-def test_small_receive_buffer_still_moves_data(env):
+def test_small_receive_buffer_still_moves_data(env: Env) -> object:
     lst = env.listener()
     cli = env.tcp()
     cli.setsockopt(SOL, socket.SO_RCVBUF, 4096)
@@ -192,7 +196,7 @@ def test_small_receive_buffer_still_moves_data(env):
     return got == payload
 
 
-def test_ipv6_v6only(env6):
+def test_ipv6_v6only(env6: Env) -> object:
     s = env6.tcp()
     before = s.getsockopt(V6, socket.IPV6_V6ONLY)
     s.setsockopt(V6, socket.IPV6_V6ONLY, 1)
@@ -207,7 +211,7 @@ def test_ipv6_v6only(env6):
     }
 
 
-def test_v6only_listener_refuses_ipv4(env4):
+def test_v6only_listener_refuses_ipv4(env4: Env) -> object:
     lst = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     env4.own(lst)
     lst.setsockopt(V6, socket.IPV6_V6ONLY, 1)
@@ -217,7 +221,7 @@ def test_v6only_listener_refuses_ipv4(env4):
     return env4.attempt(cli.connect, ("127.0.0.1", lst.getsockname()[1]))
 
 
-def test_dual_stack_listener_accepts_ipv4(env4):
+def test_dual_stack_listener_accepts_ipv4(env4: Env) -> object:
     lst = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     env4.own(lst)
     lst.settimeout(1.0)
@@ -231,7 +235,7 @@ def test_dual_stack_listener_accepts_ipv4(env4):
 
 
 # Attributes and names ----------------------------------------------------------------------
-def test_family_type_proto(env):
+def test_family_type_proto(env: Env) -> object:
     socks = [
         socket.socket(env.family, socket.SOCK_STREAM),
         socket.socket(env.family, socket.SOCK_DGRAM),
@@ -243,7 +247,7 @@ def test_family_type_proto(env):
     return [[s.family, s.type, s.proto, s.timeout, s.getblocking()] for s in socks]
 
 
-def test_default_constructor(env4):
+def test_default_constructor(env4: Env) -> object:
     s = socket.socket()
     env4.own(s)
     return {
@@ -254,12 +258,12 @@ def test_default_constructor(env4):
     }
 
 
-def test_accepted_socket_attributes(env):
+def test_accepted_socket_attributes(env: Env) -> object:
     cli, conn, _ = env.connected()
     return [[s.family, s.type, s.proto, isinstance(s, socket.socket)] for s in (cli, conn)]
 
 
-def test_unsupported_protocol_combinations(env):
+def test_unsupported_protocol_combinations(env: Env) -> object:
     return {
         "stream over UDP": env.attempt(
             socket.socket, env.family, socket.SOCK_STREAM, socket.IPPROTO_UDP
@@ -270,7 +274,7 @@ def test_unsupported_protocol_combinations(env):
     }
 
 
-def test_descriptors_are_distinct_and_gone_after_close(env):
+def test_descriptors_are_distinct_and_gone_after_close(env: Env) -> object:
     a, b = env.tcp(), env.udp()
     fds = [a.fileno(), b.fileno()]
     a.close()
@@ -281,7 +285,7 @@ def test_descriptors_are_distinct_and_gone_after_close(env):
     }
 
 
-def test_names_of_a_connection(env):
+def test_names_of_a_connection(env: Env) -> object:
     cli, conn, lst = env.connected()
     return {
         "client local": cli.getsockname(),
@@ -294,7 +298,7 @@ def test_names_of_a_connection(env):
     }
 
 
-def test_names_of_fresh_and_bound_sockets(env):
+def test_names_of_fresh_and_bound_sockets(env: Env) -> object:
     fresh, wild, local, udp = env.tcp(), env.tcp(), env.tcp(), env.udp()
     wild.bind((env.any, 0))
     local.bind((env.host, 0))
@@ -306,7 +310,7 @@ def test_names_of_fresh_and_bound_sockets(env):
     }
 
 
-def test_ephemeral_ports_are_distinct(env):
+def test_ephemeral_ports_are_distinct(env: Env) -> object:
     lst = env.listener()
     ports = set()
     for _ in range(5):
@@ -318,7 +322,7 @@ def test_ephemeral_ports_are_distinct(env):
     return {"distinct": len(ports), "all ephemeral": all(p >= 1024 for p in ports)}
 
 
-def test_ipv6_address_tuple(env):
+def test_ipv6_address_tuple(env: Env) -> object:
     if env.family == socket.AF_INET:
         s = env.tcp()
         return env.attempt(s.bind, (env.host, 0, 0, 0))

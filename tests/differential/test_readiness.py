@@ -12,8 +12,12 @@ from __future__ import annotations
 import select
 import selectors
 import socket
+from typing import TYPE_CHECKING, cast
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,22 +51,26 @@ SELECTORS = [
 ]
 
 
-def flags(mask, names):
+def flags(mask: int, names: list[str]) -> list[str]:
     return [name for name in names if mask & getattr(select, name)]
 
 
-def select_state(sock):
+def select_state(sock: socket.socket) -> dict[str, bool]:
     r, w, x = select.select([sock], [sock], [sock], 0)
     return {"r": bool(r), "w": bool(w), "x": bool(x)}
 
 
-def poll_state(sock, events=select.POLLIN | select.POLLOUT | select.POLLPRI):
+def poll_state(
+    sock: socket.socket, events: int = select.POLLIN | select.POLLOUT | select.POLLPRI
+) -> list[list[str]]:
     p = select.poll()
     p.register(sock, events)
     return [flags(mask, POLL_NAMES) for _, mask in p.poll(0)]
 
 
-def epoll_state(sock, events=select.EPOLLIN | select.EPOLLOUT):
+def epoll_state(
+    sock: socket.socket, events: int = select.EPOLLIN | select.EPOLLOUT
+) -> list[list[str]]:
     ep = select.epoll()
     try:
         ep.register(sock.fileno(), events)
@@ -72,9 +80,9 @@ def epoll_state(sock, events=select.EPOLLIN | select.EPOLLOUT):
 
 
 # select ------------------------------------------------------------------------------------
-def test_select_through_a_connection_lifecycle(env):
+def test_select_through_a_connection_lifecycle(env: Env) -> object:
     cli, conn, _ = env.connected()
-    seen = {"idle": select_state(cli)}
+    seen: dict[str, object] = {"idle": select_state(cli)}
     conn.sendall(b"data")
     env.readable(cli, 1.0)
     seen["with data"] = select_state(cli)
@@ -88,7 +96,7 @@ def test_select_through_a_connection_lifecycle(env):
     return seen
 
 
-def test_select_listener_with_pending_connection(env):
+def test_select_listener_with_pending_connection(env: Env) -> object:
     lst = env.listener()
     before = select_state(lst)
     cli = env.tcp()
@@ -105,7 +113,7 @@ def test_select_listener_with_pending_connection(env):
     }
 
 
-def test_select_two_listeners_only_one_pending(env):
+def test_select_two_listeners_only_one_pending(env: Env) -> object:
     a, b = env.listener(), env.listener()
     cli = env.tcp()
     cli.connect(env.address(b))
@@ -113,19 +121,19 @@ def test_select_two_listeners_only_one_pending(env):
     return {"ready": [s is b for s in r]}
 
 
-def test_select_picks_the_sockets_with_data(env):
+def test_select_picks_the_sockets_with_data(env: Env) -> object:
     pairs = [env.connected() for _ in range(3)]
     pairs[1][1].sendall(b"x")
     r, _, _ = select.select([p[0] for p in pairs], [], [], 1.0)
     return [next(i for i, p in enumerate(pairs) if p[0] is s) for s in r]
 
 
-def test_select_timeout_with_nothing_ready(env):
+def test_select_timeout_with_nothing_ready(env: Env) -> object:
     cli, _, _ = env.connected()
     return select.select([cli], [], [], 0.05)
 
 
-def test_select_after_reset(env):
+def test_select_after_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"unread")
     env.readable(conn, 1.0)
@@ -134,18 +142,18 @@ def test_select_after_reset(env):
     return select_state(cli)
 
 
-def test_select_on_a_fresh_socket(env):
+def test_select_on_a_fresh_socket(env: Env) -> object:
     s = env.tcp()
     return select_state(s)
 
 
-def test_select_on_a_closed_socket(env):
+def test_select_on_a_closed_socket(env: Env) -> object:
     s = env.tcp()
     s.close()
     return env.attempt(select.select, [s], [], [], 0)
 
 
-def test_select_after_own_shutdowns(env):
+def test_select_after_own_shutdowns(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.shutdown(socket.SHUT_WR)
     after_wr = select_state(cli)
@@ -154,7 +162,7 @@ def test_select_after_own_shutdowns(env):
 
 
 # poll and epoll masks ----------------------------------------------------------------------
-def test_poll_masks_through_a_connection_lifecycle(env):
+def test_poll_masks_through_a_connection_lifecycle(env: Env) -> object:
     cli, conn, _ = env.connected()
     seen = {"idle": poll_state(cli)}
     conn.sendall(b"data")
@@ -168,7 +176,7 @@ def test_poll_masks_through_a_connection_lifecycle(env):
     return seen
 
 
-def test_poll_rdhup_at_eof_and_hup_when_both_directions_are_shut(env):
+def test_poll_rdhup_at_eof_and_hup_when_both_directions_are_shut(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_WR)
     env.readable(cli, 1.0)
@@ -178,7 +186,7 @@ def test_poll_rdhup_at_eof_and_hup_when_both_directions_are_shut(env):
     return seen
 
 
-def test_poll_masks_of_a_listener(env):
+def test_poll_masks_of_a_listener(env: Env) -> object:
     lst = env.listener()
     idle = poll_state(lst)
     cli = env.tcp()
@@ -192,7 +200,7 @@ def test_poll_masks_of_a_listener(env):
     reason="poll() on a new, unconnected TCP socket: Linux gives POLLOUT|POLLHUP, usersock gives"
     " no events",
 )
-def test_poll_masks_of_a_fresh_socket(env):
+def test_poll_masks_of_a_fresh_socket(env: Env) -> object:
     return poll_state(env.tcp())
 
 
@@ -201,7 +209,7 @@ def test_poll_masks_of_a_fresh_socket(env):
     reason="poll() after an RST: Linux POLLIN|POLLOUT|POLLERR|POLLHUP (POLLIN|POLLOUT|POLLHUP"
     " once recv has taken the error), usersock POLLIN|POLLOUT in both cases",
 )
-def test_poll_masks_after_reset(env):
+def test_poll_masks_after_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"unread")
     env.readable(conn, 1.0)
@@ -219,7 +227,7 @@ def test_poll_masks_after_reset(env):
     reason="poll() after a refused non-blocking connect: Linux POLLIN|POLLOUT|POLLERR|POLLHUP,"
     " usersock POLLIN|POLLOUT",
 )
-def test_poll_masks_after_refused_nonblocking_connect(env):
+def test_poll_masks_after_refused_nonblocking_connect(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     s.setblocking(False)
@@ -228,7 +236,7 @@ def test_poll_masks_after_refused_nonblocking_connect(env):
     return poll_state(s)
 
 
-def test_poll_masks_with_a_full_send_buffer(env):
+def test_poll_masks_with_a_full_send_buffer(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.setblocking(False)
     try:
@@ -239,7 +247,7 @@ def test_poll_masks_with_a_full_send_buffer(env):
     return poll_state(cli)
 
 
-def test_epoll_masks_through_a_connection_lifecycle(env):
+def test_epoll_masks_through_a_connection_lifecycle(env: Env) -> object:
     cli, conn, _ = env.connected()
     seen = {"idle": epoll_state(cli)}
     conn.sendall(b"data")
@@ -252,14 +260,14 @@ def test_epoll_masks_through_a_connection_lifecycle(env):
     return seen
 
 
-def test_epoll_rdhup_at_eof(env):
+def test_epoll_rdhup_at_eof(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_WR)
     env.readable(cli, 1.0)
     return epoll_state(cli, select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP)
 
 
-def test_epoll_edge_triggered_reports_new_data_once(env):
+def test_epoll_edge_triggered_reports_new_data_once(env: Env) -> object:
     cli, conn, _ = env.connected()
     ep = select.epoll()
     try:
@@ -279,8 +287,8 @@ def test_epoll_edge_triggered_reports_new_data_once(env):
 
 
 # selectors ---------------------------------------------------------------------------------
-def _events(selector, timeout=0.0):
-    names = []
+def _events(selector: selectors.BaseSelector, timeout: float = 0.0) -> list[list[object]]:
+    names: list[list[object]] = []
     for key, mask in selector.select(timeout):
         names.append(
             [key.data, bool(mask & selectors.EVENT_READ), bool(mask & selectors.EVENT_WRITE)]
@@ -289,11 +297,13 @@ def _events(selector, timeout=0.0):
 
 
 @pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
-def test_selector_through_a_connection_lifecycle(env, kind):
+def test_selector_through_a_connection_lifecycle(
+    env: Env, kind: type[selectors.BaseSelector]
+) -> object:
     cli, conn, _ = env.connected()
     with kind() as sel:
         sel.register(cli, selectors.EVENT_READ | selectors.EVENT_WRITE, "client")
-        seen = {"idle": _events(sel)}
+        seen: dict[str, object] = {"idle": _events(sel)}
         conn.sendall(b"ping")
         env.readable(cli, 1.0)
         seen["with data"] = _events(sel)
@@ -311,10 +321,10 @@ def test_selector_through_a_connection_lifecycle(env, kind):
 
 
 @pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
-def test_selector_accept_loop(env, kind):
+def test_selector_accept_loop(env: Env, kind: type[selectors.BaseSelector]) -> object:
     lst = env.listener()
     lst.setblocking(False)
-    accepted = []
+    accepted: list[object] = []
     with kind() as sel:
         sel.register(lst, selectors.EVENT_READ, "listener")
         clients = [env.tcp() for _ in range(3)]
@@ -325,7 +335,7 @@ def test_selector_accept_loop(env, kind):
             rounds += 1
             for key, _ in sel.select(1.0):
                 try:
-                    conn, peer = key.fileobj.accept()
+                    conn, peer = cast(socket.socket, key.fileobj).accept()
                 except BlockingIOError:
                     continue
                 env.own(conn)
@@ -338,7 +348,7 @@ def test_selector_accept_loop(env, kind):
 
 
 @pytest.mark.parametrize("kind", SELECTORS, ids=lambda k: k.__name__)
-def test_selector_echo_server_round_trip(env, kind):
+def test_selector_echo_server_round_trip(env: Env, kind: type[selectors.BaseSelector]) -> object:
     lst = env.listener()
     lst.setblocking(False)
     cli = env.tcp()
@@ -359,12 +369,13 @@ def test_selector_echo_server_round_trip(env, kind):
                     conn.setblocking(False)
                     sel.register(conn, selectors.EVENT_READ, "conn")
                     continue
-                data = key.fileobj.recv(4096)
+                sock = cast(socket.socket, key.fileobj)
+                data = sock.recv(4096)
                 if data:
                     served += data
-                    key.fileobj.sendall(data.upper())
+                    sock.sendall(data.upper())
                 else:
-                    sel.unregister(key.fileobj)
-                    key.fileobj.close()
+                    sel.unregister(sock)
+                    sock.close()
                     done = True
     return {"served": served, "client got": env.recv_all(cli)}

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_shutdown_wr_is_eof_for_the_peer_which_can_still_answer(env):
+def test_shutdown_wr_is_eof_for_the_peer_which_can_still_answer(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"request")
     cli.shutdown(socket.SHUT_WR)
@@ -25,13 +29,13 @@ def test_shutdown_wr_is_eof_for_the_peer_which_can_still_answer(env):
     return {"server read": request, "client read": env.recv_all(cli)}
 
 
-def test_send_after_shutdown_wr_is_a_broken_pipe(env):
+def test_send_after_shutdown_wr_is_a_broken_pipe(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.shutdown(socket.SHUT_WR)
     return [env.attempt(cli.send, b"x"), env.attempt(cli.sendall, b"x")]
 
 
-def test_shutdown_wr_twice(env):
+def test_shutdown_wr_twice(env: Env) -> object:
     cli, conn, _ = env.connected()
     return [
         env.attempt(cli.shutdown, socket.SHUT_WR),
@@ -40,7 +44,7 @@ def test_shutdown_wr_twice(env):
     ]
 
 
-def test_shutdown_rd_makes_recv_return_eof(env):
+def test_shutdown_rd_makes_recv_return_eof(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_RD)
     return {
@@ -52,7 +56,7 @@ def test_shutdown_rd_makes_recv_return_eof(env):
     }
 
 
-def test_shutdown_rd_keeps_data_already_queued(env):
+def test_shutdown_rd_keeps_data_already_queued(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"queued")
     env.readable(conn, 1.0)
@@ -60,7 +64,7 @@ def test_shutdown_rd_keeps_data_already_queued(env):
     return [conn.recv(3), conn.recv(10), conn.recv(10)]
 
 
-def test_shutdown_rdwr(env):
+def test_shutdown_rdwr(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_RDWR)
     return {
@@ -71,20 +75,20 @@ def test_shutdown_rdwr(env):
     }
 
 
-def test_shutdown_rd_then_wr(env):
+def test_shutdown_rd_then_wr(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_RD)
     conn.shutdown(socket.SHUT_WR)
     return {"peer reads": cli.recv(10), "own recv": env.attempt(conn.recv, 10)}
 
 
-def test_eof_repeats_after_peer_close(env):
+def test_eof_repeats_after_peer_close(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.close()
     return [cli.recv(10), cli.recv(10), cli.recv_into(bytearray(4)), cli.recv(10)]
 
 
-def test_half_closed_peer_keeps_receiving(env):
+def test_half_closed_peer_keeps_receiving(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.shutdown(socket.SHUT_WR)
     eof = cli.recv(10)
@@ -93,7 +97,7 @@ def test_half_closed_peer_keeps_receiving(env):
     return {"client saw": eof, "server read": env.recv_all(conn)}
 
 
-def test_close_with_unread_data_resets_the_peer(env):
+def test_close_with_unread_data_resets_the_peer(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"never read")
     env.readable(conn, 1.0)
@@ -102,7 +106,7 @@ def test_close_with_unread_data_resets_the_peer(env):
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv, 10)]
 
 
-def test_reset_then_send_is_econnreset_then_epipe(env):
+def test_reset_then_send_is_econnreset_then_epipe(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"never read")
     env.readable(conn, 1.0)
@@ -111,7 +115,7 @@ def test_reset_then_send_is_econnreset_then_epipe(env):
     return [env.attempt(cli.send, b"x"), env.attempt(cli.send, b"x")]
 
 
-def test_reset_is_reported_once_by_so_error(env):
+def test_reset_is_reported_once_by_so_error(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"never read")
     env.readable(conn, 1.0)
@@ -124,7 +128,7 @@ def test_reset_is_reported_once_by_so_error(env):
     }
 
 
-def test_getpeername_after_reset(env):
+def test_getpeername_after_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"never read")
     env.readable(conn, 1.0)
@@ -133,7 +137,7 @@ def test_getpeername_after_reset(env):
     return {"getpeername": env.attempt(cli.getpeername), "recv": env.attempt(cli.recv, 10)}
 
 
-def test_send_to_a_closed_peer_is_answered_by_reset(env):
+def test_send_to_a_closed_peer_is_answered_by_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.close()
     eof = cli.recv(10)
@@ -149,7 +153,7 @@ def test_send_to_a_closed_peer_is_answered_by_reset(env):
     }
 
 
-def test_recv_after_reset_in_close_wait(env):
+def test_recv_after_reset_in_close_wait(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.close()
     cli.send(b"into the void")
@@ -161,7 +165,7 @@ def test_recv_after_reset_in_close_wait(env):
     }
 
 
-def test_sendall_to_a_closed_peer_breaks(env):
+def test_sendall_to_a_closed_peer_breaks(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.close()
     cli.recv(10)
@@ -172,7 +176,7 @@ def test_sendall_to_a_closed_peer_breaks(env):
     return outcomes
 
 
-def test_linger_zero_close_resets(env):
+def test_linger_zero_close_resets(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
@@ -180,7 +184,7 @@ def test_linger_zero_close_resets(env):
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv, 10)]
 
 
-def test_closing_a_listener_resets_unaccepted_connections(env):
+def test_closing_a_listener_resets_unaccepted_connections(env: Env) -> object:
     lst = env.listener()
     cli = env.tcp()
     cli.connect(env.address(lst))
@@ -190,7 +194,7 @@ def test_closing_a_listener_resets_unaccepted_connections(env):
     return env.attempt(cli.recv, 10)
 
 
-def test_shutdown_of_a_listener_stops_it(env):
+def test_shutdown_of_a_listener_stops_it(env: Env) -> object:
     lst = env.listener()
     address = env.address(lst)
     shut = env.attempt(lst.shutdown, socket.SHUT_RDWR)
@@ -202,7 +206,7 @@ def test_shutdown_of_a_listener_stops_it(env):
     }
 
 
-def test_closed_socket_raises_ebadf(env):
+def test_closed_socket_raises_ebadf(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.close()
     return {
@@ -217,14 +221,14 @@ def test_closed_socket_raises_ebadf(env):
     }
 
 
-def test_with_statement_closes(env):
+def test_with_statement_closes(env: Env) -> object:
     with socket.socket(env.family, socket.SOCK_STREAM) as s:
         s.bind((env.host, 0))
         inside = s.fileno() >= 0
     return {"open inside": inside, "fileno after": s.fileno(), "bind": env.attempt(s.listen)}
 
 
-def test_shutdown_through_one_dup_affects_the_other(env):
+def test_shutdown_through_one_dup_affects_the_other(env: Env) -> object:
     cli, conn, _ = env.connected()
     extra = cli.dup()
     env.own(extra)

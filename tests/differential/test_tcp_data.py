@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_echo(env):
+def test_echo(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"hello")
     got = conn.recv(100)
@@ -24,25 +28,25 @@ def test_echo(env):
     return {"server got": got, "client got": cli.recv(100)}
 
 
-def test_send_returns_count_for_small_data(env):
+def test_send_returns_count_for_small_data(env: Env) -> object:
     cli, conn, _ = env.connected()
     return {"send": cli.send(b"abcdef"), "empty send": cli.send(b""), "recv": conn.recv(10)}
 
 
-def test_partial_reads_take_bytes_in_order(env):
+def test_partial_reads_take_bytes_in_order(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"abcdefghij")
     return [conn.recv(3), conn.recv(3), conn.recv(100)]
 
 
-def test_recv_zero_bytes(env):
+def test_recv_zero_bytes(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"xy")
     env.readable(conn, 1.0)
     return {"recv(0)": conn.recv(0), "then": conn.recv(10)}
 
 
-def test_many_small_sends_arrive_as_one_stream(env):
+def test_many_small_sends_arrive_as_one_stream(env: Env) -> object:
     cli, conn, _ = env.connected()
     for i in range(50):
         cli.sendall(b"%02d," % i)
@@ -50,7 +54,7 @@ def test_many_small_sends_arrive_as_one_stream(env):
     return env.recv_all(conn)
 
 
-def test_large_sendall_from_a_thread(env):
+def test_large_sendall_from_a_thread(env: Env) -> object:
     cli, conn, _ = env.connected()
     payload = os.urandom(256 * 1024) * 4
 
@@ -63,7 +67,7 @@ def test_large_sendall_from_a_thread(env):
     return {"same bytes": got == payload, "len": len(got)}
 
 
-def test_large_transfer_both_directions_at_once(env):
+def test_large_transfer_both_directions_at_once(env: Env) -> object:
     cli, conn, _ = env.connected()
     up = os.urandom(300_000)
     down = os.urandom(200_000)
@@ -78,7 +82,7 @@ def test_large_transfer_both_directions_at_once(env):
     return {"up": env.recv_all(conn) == up, "down": env.recv_all(cli) == down}
 
 
-def test_sendall_accepts_any_buffer(env):
+def test_sendall_accepts_any_buffer(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(bytearray(b"ab"))
     cli.sendall(memoryview(b"xcdx")[1:3])
@@ -87,7 +91,7 @@ def test_sendall_accepts_any_buffer(env):
     return env.recv_all(conn)
 
 
-def test_recv_into(env):
+def test_recv_into(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"0123456789")
     buf = bytearray(6)
@@ -97,7 +101,7 @@ def test_recv_into(env):
     return {"first": first, "buffer": whole, "second": second, "after": bytes(buf)}
 
 
-def test_recv_into_memoryview_slice(env):
+def test_recv_into_memoryview_slice(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"abc")
     buf = bytearray(b"--------")
@@ -105,7 +109,7 @@ def test_recv_into_memoryview_slice(env):
     return {"n": n, "buffer": bytes(buf)}
 
 
-def test_recvfrom_on_tcp_has_no_address(env):
+def test_recvfrom_on_tcp_has_no_address(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"data")
     data, addr = conn.recvfrom(10)
@@ -115,7 +119,7 @@ def test_recvfrom_on_tcp_has_no_address(env):
     return {"data": data, "addr": addr, "into": [n, bytes(buf), addr2]}
 
 
-def test_msg_peek_leaves_data_queued(env):
+def test_msg_peek_leaves_data_queued(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"peekaboo")
     env.readable(conn, 1.0)
@@ -127,7 +131,7 @@ def test_msg_peek_leaves_data_queued(env):
     }
 
 
-def test_msg_peek_into_buffer(env):
+def test_msg_peek_into_buffer(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"xyz")
     env.readable(conn, 1.0)
@@ -136,7 +140,7 @@ def test_msg_peek_into_buffer(env):
     return {"peeked": [n, bytes(buf)], "recv": conn.recv(10)}
 
 
-def test_msg_dontwait_on_blocking_socket(env):
+def test_msg_dontwait_on_blocking_socket(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.settimeout(None)
     empty = env.attempt(conn.recv, 10, socket.MSG_DONTWAIT)
@@ -149,7 +153,7 @@ def test_msg_dontwait_on_blocking_socket(env):
     }
 
 
-def test_msg_waitall_collects_two_sends(env):
+def test_msg_waitall_collects_two_sends(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.settimeout(None)
     cli.sendall(b"hello")
@@ -158,7 +162,7 @@ def test_msg_waitall_collects_two_sends(env):
     return conn.recv(10, socket.MSG_WAITALL)
 
 
-def test_msg_waitall_stops_at_eof(env):
+def test_msg_waitall_stops_at_eof(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.settimeout(None)
     cli.sendall(b"short")
@@ -166,7 +170,7 @@ def test_msg_waitall_stops_at_eof(env):
     return [conn.recv(10, socket.MSG_WAITALL), conn.recv(10, socket.MSG_WAITALL)]
 
 
-def test_msg_waitall_with_timeout_returns_what_arrived(env):
+def test_msg_waitall_with_timeout_returns_what_arrived(env: Env) -> object:
     cli, conn, _ = env.connected()
     conn.settimeout(0.2)
     cli.sendall(b"half")
@@ -174,7 +178,7 @@ def test_msg_waitall_with_timeout_returns_what_arrived(env):
     return env.attempt(conn.recv, 10, socket.MSG_WAITALL)
 
 
-def test_sendmsg_gathers_and_recvmsg_returns_no_address(env):
+def test_sendmsg_gathers_and_recvmsg_returns_no_address(env: Env) -> object:
     cli, conn, _ = env.connected()
     sent = cli.sendmsg([b"ab", memoryview(b"cd"), bytearray(b"ef")])
     env.readable(conn, 1.0)
@@ -182,7 +186,7 @@ def test_sendmsg_gathers_and_recvmsg_returns_no_address(env):
     return {"sent": sent, "recvmsg": [data, ancdata, flags, addr]}
 
 
-def test_recvmsg_into_scatters(env):
+def test_recvmsg_into_scatters(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"abcdefg")
     env.readable(conn, 1.0)
@@ -191,7 +195,7 @@ def test_recvmsg_into_scatters(env):
     return {"n": n, "a": bytes(a), "b": bytes(b), "flags": flags, "addr": addr}
 
 
-def test_sendfile(env):
+def test_sendfile(env: Env) -> object:
     cli, conn, _ = env.connected()
     with tempfile.TemporaryFile() as f:
         f.write(b"0123456789" * 1000)
@@ -203,7 +207,7 @@ def test_sendfile(env):
     return {"sent": sent, "file position": position, "got": got}
 
 
-def test_dup_shares_the_connection(env):
+def test_dup_shares_the_connection(env: Env) -> object:
     cli, conn, _ = env.connected()
     twin = conn.dup()
     env.own(twin)
@@ -219,7 +223,7 @@ def test_dup_shares_the_connection(env):
     }
 
 
-def test_last_close_of_a_dup_sends_fin(env):
+def test_last_close_of_a_dup_sends_fin(env: Env) -> object:
     cli, conn, _ = env.connected()
     twin = conn.dup()
     env.own(twin)
@@ -229,14 +233,14 @@ def test_last_close_of_a_dup_sends_fin(env):
     return {"readable after first close": still_open, "after last close": cli.recv(10)}
 
 
-def test_bytes_written_before_close_arrive_then_eof(env):
+def test_bytes_written_before_close_arrive_then_eof(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"last words")
     cli.close()
     return [conn.recv(100), conn.recv(100), conn.recv(100)]
 
 
-def test_client_closes_before_accept(env):
+def test_client_closes_before_accept(env: Env) -> object:
     lst = env.listener()
     cli = env.tcp()
     cli.connect(env.address(lst))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
 # Refused -----------------------------------------------------------------------------------
-def test_connect_to_a_closed_port_is_refused(env):
+def test_connect_to_a_closed_port_is_refused(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     return {
@@ -26,27 +30,27 @@ def test_connect_to_a_closed_port_is_refused(env):
     }
 
 
-def test_connect_ex_returns_econnrefused(env):
+def test_connect_ex_returns_econnrefused(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     code = s.connect_ex((env.host, port))
     return {"connect_ex": code, "is ECONNREFUSED": code == errno.ECONNREFUSED}
 
 
-def test_blocking_connect_refused_without_timeout(env):
+def test_blocking_connect_refused_without_timeout(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp(timeout=None)
     return env.attempt(s.connect, (env.host, port))
 
 
-def test_connect_to_a_bound_but_not_listening_port_is_refused(env):
+def test_connect_to_a_bound_but_not_listening_port_is_refused(env: Env) -> object:
     bound = env.tcp()
     bound.bind((env.host, 0))
     s = env.tcp()
     return env.attempt(s.connect, env.address(bound))
 
 
-def test_blocking_socket_refused_can_connect_again(env):
+def test_blocking_socket_refused_can_connect_again(env: Env) -> object:
     lst = env.listener()
     port = env.closed_port()
     s = env.tcp(timeout=None)
@@ -55,7 +59,7 @@ def test_blocking_socket_refused_can_connect_again(env):
     return {"first": first, "second": second}
 
 
-def test_timeout_socket_refused_then_connect_again_is_aborted(env):
+def test_timeout_socket_refused_then_connect_again_is_aborted(env: Env) -> object:
     # With a timeout CPython connects non-blocking and reads SO_ERROR itself; the kernel
     # socket stays "connecting", so the next connect reports ECONNABORTED.
     lst = env.listener()
@@ -66,34 +70,34 @@ def test_timeout_socket_refused_then_connect_again_is_aborted(env):
     return {"first": first, "second": second}
 
 
-def test_connect_to_udp_only_port_is_refused(env):
+def test_connect_to_udp_only_port_is_refused(env: Env) -> object:
     u = env.bound_udp()
     s = env.tcp()
     return env.attempt(s.connect, env.address(u))
 
 
 # Address in use ----------------------------------------------------------------------------
-def test_bind_to_a_listening_port_is_in_use(env):
+def test_bind_to_a_listening_port_is_in_use(env: Env) -> object:
     lst = env.listener()
     s = env.tcp()
     return env.attempt(s.bind, env.address(lst))
 
 
-def test_bind_to_a_bound_port_is_in_use(env):
+def test_bind_to_a_bound_port_is_in_use(env: Env) -> object:
     first = env.tcp()
     first.bind((env.host, 0))
     s = env.tcp()
     return env.attempt(s.bind, env.address(first))
 
 
-def test_reuseaddr_does_not_share_a_listening_port(env):
+def test_reuseaddr_does_not_share_a_listening_port(env: Env) -> object:
     lst = env.listener(reuse=True)
     s = env.tcp()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     return env.attempt(s.bind, env.address(lst))
 
 
-def test_reuseaddr_lets_two_unlistened_sockets_bind(env):
+def test_reuseaddr_lets_two_unlistened_sockets_bind(env: Env) -> object:
     a = env.tcp()
     a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     a.bind((env.host, 0))
@@ -107,7 +111,7 @@ def test_reuseaddr_lets_two_unlistened_sockets_bind(env):
     }
 
 
-def test_wildcard_and_specific_bind_conflict(env):
+def test_wildcard_and_specific_bind_conflict(env: Env) -> object:
     wild = env.tcp()
     wild.bind((env.any, 0))
     port = wild.getsockname()[1]
@@ -115,13 +119,13 @@ def test_wildcard_and_specific_bind_conflict(env):
     return env.attempt(s.bind, (env.host, port))
 
 
-def test_tcp_and_udp_ports_are_separate(env):
+def test_tcp_and_udp_ports_are_separate(env: Env) -> object:
     lst = env.listener()
     u = env.udp()
     return env.attempt(u.bind, env.address(lst))
 
 
-def _server_closed_first(env):
+def _server_closed_first(env: Env) -> tuple[bytes, int]:
     """Close a connection server side first (its port keeps a TIME-WAIT connection) and
     the listener (which had ``SO_REUSEADDR``); return the client's EOF and the port."""
     lst = env.listener(reuse=True)
@@ -137,7 +141,7 @@ def _server_closed_first(env):
     return eof, port
 
 
-def test_rebind_after_close_needs_reuseaddr(env):
+def test_rebind_after_close_needs_reuseaddr(env: Env) -> object:
     eof, port = _server_closed_first(env)
     plain = env.tcp()
     reusing = env.tcp()
@@ -149,7 +153,7 @@ def test_rebind_after_close_needs_reuseaddr(env):
     }
 
 
-def test_listen_after_reuseaddr_rebind_over_time_wait(env):
+def test_listen_after_reuseaddr_rebind_over_time_wait(env: Env) -> object:
     _, port = _server_closed_first(env)
     reusing = env.tcp()
     reusing.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -159,7 +163,7 @@ def test_listen_after_reuseaddr_rebind_over_time_wait(env):
     return {"listen": listened, "connect": env.attempt(cli.connect, (env.host, port))}
 
 
-def test_reuseaddr_rebind_needs_it_on_the_old_socket_too(env):
+def test_reuseaddr_rebind_needs_it_on_the_old_socket_too(env: Env) -> object:
     lst = env.listener(reuse=False)
     cli = env.tcp()
     cli.connect(env.address(lst))
@@ -175,7 +179,7 @@ def test_reuseaddr_rebind_needs_it_on_the_old_socket_too(env):
     return env.attempt(reusing.bind, (env.host, port))
 
 
-def test_client_side_close_leaves_server_port_free(env):
+def test_client_side_close_leaves_server_port_free(env: Env) -> object:
     lst = env.listener()
     cli = env.tcp()
     cli.connect(env.address(lst))
@@ -191,26 +195,26 @@ def test_client_side_close_leaves_server_port_free(env):
 
 
 # Address not available ---------------------------------------------------------------------
-def test_bind_to_a_foreign_address(env):
+def test_bind_to_a_foreign_address(env: Env) -> object:
     s = env.tcp()
     u = env.udp()
     return [env.attempt(s.bind, (env.foreign, 0)), env.attempt(u.bind, (env.foreign, 0))]
 
 
-def test_bind_to_another_loopback_address(env4):
+def test_bind_to_another_loopback_address(env4: Env) -> object:
     s = env4.tcp()
     result = env4.attempt(s.bind, ("127.0.0.2", 0))
     return {"bind": result, "name": env4.attempt(s.getsockname)}
 
 
-def test_bind_to_wildcard(env):
+def test_bind_to_wildcard(env: Env) -> object:
     s = env.tcp()
     s.bind(("", 0))
     return s.getsockname()
 
 
 # Not connected -----------------------------------------------------------------------------
-def test_unconnected_tcp_socket(env):
+def test_unconnected_tcp_socket(env: Env) -> object:
     s = env.tcp()
     return {
         "recv": env.attempt(s.recv, 1),
@@ -221,7 +225,7 @@ def test_unconnected_tcp_socket(env):
     }
 
 
-def test_unconnected_bound_tcp_socket(env):
+def test_unconnected_bound_tcp_socket(env: Env) -> object:
     s = env.tcp()
     s.bind((env.host, 0))
     return {
@@ -231,13 +235,13 @@ def test_unconnected_bound_tcp_socket(env):
     }
 
 
-def test_listening_socket_is_not_connected(env):
+def test_listening_socket_is_not_connected(env: Env) -> object:
     lst = env.listener()
     lst.settimeout(None)
     return {"recv": env.attempt(lst.recv, 1), "getpeername": env.attempt(lst.getpeername)}
 
 
-def test_send_on_an_unconnected_socket_is_a_broken_pipe(env):
+def test_send_on_an_unconnected_socket_is_a_broken_pipe(env: Env) -> object:
     fresh, bound, lst = env.tcp(timeout=None), env.tcp(timeout=None), env.listener()
     bound.bind((env.host, 0))
     lst.settimeout(None)
@@ -249,25 +253,25 @@ def test_send_on_an_unconnected_socket_is_a_broken_pipe(env):
     }
 
 
-def test_shutdown_wr_of_a_listener_is_allowed(env):
+def test_shutdown_wr_of_a_listener_is_allowed(env: Env) -> object:
     lst = env.listener()
     return env.attempt(lst.shutdown, socket.SHUT_WR)
 
 
-def test_sendto_on_connected_tcp_ignores_the_address(env):
+def test_sendto_on_connected_tcp_ignores_the_address(env: Env) -> object:
     cli, conn, lst = env.connected()
     sent = env.attempt(cli.sendto, b"x", env.address(lst))
     return {"sendto": sent, "peer readable": env.readable(conn, 1.0)}
 
 
-def test_sendto_on_unconnected_tcp(env):
+def test_sendto_on_unconnected_tcp(env: Env) -> object:
     lst = env.listener()
     s = env.tcp(timeout=None)
     return env.attempt(s.sendto, b"x", env.address(lst))
 
 
 # Already connected / invalid ----------------------------------------------------------------
-def test_blocking_connect_twice_is_eisconn(env):
+def test_blocking_connect_twice_is_eisconn(env: Env) -> object:
     lst = env.listener()
     cli = env.tcp(timeout=None)
     cli.connect(env.address(lst))
@@ -277,7 +281,7 @@ def test_blocking_connect_twice_is_eisconn(env):
     }
 
 
-def test_timeout_connect_twice_succeeds_once_more(env):
+def test_timeout_connect_twice_succeeds_once_more(env: Env) -> object:
     # CPython's timeout connect leaves the kernel socket "connecting"; Linux answers the next
     # connect() with success and only the one after that with EISCONN.
     lst = env.listener()
@@ -289,29 +293,29 @@ def test_timeout_connect_twice_succeeds_once_more(env):
     }
 
 
-def test_connect_on_a_listening_socket(env):
+def test_connect_on_a_listening_socket(env: Env) -> object:
     lst = env.listener()
     other = env.listener()
     return env.attempt(lst.connect, env.address(other))
 
 
-def test_listen_on_a_connected_socket_is_einval(env):
+def test_listen_on_a_connected_socket_is_einval(env: Env) -> object:
     cli, conn, _ = env.connected()
     return [env.attempt(cli.listen), env.attempt(conn.listen)]
 
 
-def test_bind_twice_is_einval(env):
+def test_bind_twice_is_einval(env: Env) -> object:
     s = env.tcp()
     s.bind((env.host, 0))
     return env.attempt(s.bind, (env.host, 0))
 
 
-def test_bind_after_connect_is_einval(env):
+def test_bind_after_connect_is_einval(env: Env) -> object:
     cli, _, _ = env.connected()
     return env.attempt(cli.bind, (env.host, 0))
 
 
-def test_accept_on_a_socket_that_is_not_listening_is_einval(env):
+def test_accept_on_a_socket_that_is_not_listening_is_einval(env: Env) -> object:
     s = env.tcp(timeout=None)
     s.bind((env.host, 0))
     cli, _, _ = env.connected()
@@ -319,7 +323,7 @@ def test_accept_on_a_socket_that_is_not_listening_is_einval(env):
     return [env.attempt(s.accept), env.attempt(cli.accept), env.attempt(env.tcp(None).accept)]
 
 
-def test_listen_twice_keeps_listening(env):
+def test_listen_twice_keeps_listening(env: Env) -> object:
     lst = env.listener()
     again = env.attempt(lst.listen, 3)
     cli = env.tcp()
@@ -329,7 +333,7 @@ def test_listen_twice_keeps_listening(env):
     return {"listen again": again, "accepted": True}
 
 
-def test_listen_without_bind_picks_a_port(env):
+def test_listen_without_bind_picks_a_port(env: Env) -> object:
     s = env.tcp()
     s.listen()
     name = s.getsockname()
@@ -340,6 +344,6 @@ def test_listen_without_bind_picks_a_port(env):
     return {"name": name, "peer": peer, "conn name": conn.getsockname()[0]}
 
 
-def test_shutdown_with_a_bad_how(env):
+def test_shutdown_with_a_bad_how(env: Env) -> object:
     cli, _, _ = env.connected()
     return [env.attempt(cli.shutdown, 3), env.attempt(cli.shutdown, -1)]

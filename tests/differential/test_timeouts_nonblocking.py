@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
 # Timeouts ----------------------------------------------------------------------------------
-def test_recv_times_out(env):
+def test_recv_times_out(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.settimeout(0.2)
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv_into, bytearray(4))]
 
 
-def test_recv_after_timeout_still_gets_data(env):
+def test_recv_after_timeout_still_gets_data(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.settimeout(0.1)
     timed_out = env.attempt(cli.recv, 10)
@@ -32,19 +37,19 @@ def test_recv_after_timeout_still_gets_data(env):
     return {"first": timed_out, "then": cli.recv(10)}
 
 
-def test_accept_times_out(env):
+def test_accept_times_out(env: Env) -> object:
     lst = env.listener()
     lst.settimeout(0.2)
     return env.attempt(lst.accept)
 
 
-def test_sendall_times_out_when_the_peer_does_not_read(env):
+def test_sendall_times_out_when_the_peer_does_not_read(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.settimeout(0.3)
     return env.attempt(cli.sendall, b"x" * (64 << 20))
 
 
-def test_timeout_error_is_an_oserror(env):
+def test_timeout_error_is_an_oserror(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.settimeout(0.05)
     try:
@@ -59,7 +64,7 @@ def test_timeout_error_is_an_oserror(env):
     return "no timeout"
 
 
-def test_socket_with_timeout_waits_for_readiness_before_failing(env):
+def test_socket_with_timeout_waits_for_readiness_before_failing(env: Env) -> object:
     # CPython polls a timeout socket before the call: a listener never becomes readable for
     # recv() or writable for send(), so those time out instead of failing at once.
     lst = env.listener()
@@ -67,13 +72,13 @@ def test_socket_with_timeout_waits_for_readiness_before_failing(env):
     return {"recv": env.attempt(lst.recv, 1), "send": env.attempt(lst.send, b"x")}
 
 
-def test_accept_on_a_connected_timeout_socket_times_out(env):
+def test_accept_on_a_connected_timeout_socket_times_out(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.settimeout(0.1)
     return env.attempt(cli.accept)
 
 
-def test_default_timeout_applies_to_new_sockets(env):
+def test_default_timeout_applies_to_new_sockets(env: Env) -> object:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(0.25)
     try:
@@ -85,7 +90,7 @@ def test_default_timeout_applies_to_new_sockets(env):
     return observed
 
 
-def test_accepted_socket_timeout(env):
+def test_accepted_socket_timeout(env: Env) -> object:
     lst = env.listener()
     lst.settimeout(0.7)
     cli = env.tcp()
@@ -105,10 +110,11 @@ def test_accepted_socket_timeout(env):
     }
 
 
-def test_timeout_attributes(env):
+def test_timeout_attributes(env: Env) -> object:
     s = socket.socket(env.family, socket.SOCK_STREAM)
     env.own(s)
     seen = [[s.timeout, s.gettimeout(), s.getblocking()]]
+    action: Callable[[], None]
     for action in (
         lambda: s.settimeout(0.5),
         lambda: s.settimeout(0),
@@ -122,14 +128,14 @@ def test_timeout_attributes(env):
     return seen
 
 
-def test_nonblocking_type_flag(env):
+def test_nonblocking_type_flag(env: Env) -> object:
     s = socket.socket(env.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
     env.own(s)
     return {"type": s.type, "timeout": s.gettimeout(), "blocking": s.getblocking()}
 
 
 # Would block -------------------------------------------------------------------------------
-def test_nonblocking_recv_would_block(env):
+def test_nonblocking_recv_would_block(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.setblocking(False)
     return {
@@ -139,7 +145,7 @@ def test_nonblocking_recv_would_block(env):
     }
 
 
-def test_would_block_errno_is_eagain(env):
+def test_would_block_errno_is_eagain(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.setblocking(False)
     try:
@@ -149,7 +155,7 @@ def test_would_block_errno_is_eagain(env):
     return "no error"
 
 
-def test_nonblocking_recv_gets_data_then_would_block(env):
+def test_nonblocking_recv_gets_data_then_would_block(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.setblocking(False)
     conn.sendall(b"abc")
@@ -157,7 +163,7 @@ def test_nonblocking_recv_gets_data_then_would_block(env):
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv, 10)]
 
 
-def test_nonblocking_recv_at_eof(env):
+def test_nonblocking_recv_at_eof(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.setblocking(False)
     conn.close()
@@ -165,7 +171,7 @@ def test_nonblocking_recv_at_eof(env):
     return [env.attempt(cli.recv, 10), env.attempt(cli.recv, 10)]
 
 
-def test_nonblocking_accept_would_block_then_accepts(env):
+def test_nonblocking_accept_would_block_then_accepts(env: Env) -> object:
     lst = env.listener()
     lst.setblocking(False)
     empty = env.attempt(lst.accept)
@@ -181,7 +187,7 @@ def test_nonblocking_accept_would_block_then_accepts(env):
     }
 
 
-def test_nonblocking_send_fills_the_buffer(env):
+def test_nonblocking_send_fills_the_buffer(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.setblocking(False)
     chunk = b"x" * 65536
@@ -201,7 +207,7 @@ def test_nonblocking_send_fills_the_buffer(env):
     }
 
 
-def test_full_send_buffer_becomes_writable_after_the_peer_reads(env):
+def test_full_send_buffer_becomes_writable_after_the_peer_reads(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.setblocking(False)
     total = 0
@@ -217,7 +223,7 @@ def test_full_send_buffer_becomes_writable_after_the_peer_reads(env):
     return {"became writable": writable, "then send": cli.send(b"z") == 1}
 
 
-def test_msg_dontwait_send_on_full_buffer(env):
+def test_msg_dontwait_send_on_full_buffer(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.settimeout(None)
     outcome = None
@@ -231,7 +237,7 @@ def test_msg_dontwait_send_on_full_buffer(env):
 
 
 # Non-blocking connect ---------------------------------------------------------------------
-def test_nonblocking_connect_in_progress_then_connected(env):
+def test_nonblocking_connect_in_progress_then_connected(env: Env) -> object:
     lst = env.listener()
     s = env.tcp()
     s.setblocking(False)
@@ -245,7 +251,7 @@ def test_nonblocking_connect_in_progress_then_connected(env):
     }
 
 
-def test_nonblocking_connect_ex_returns_einprogress(env):
+def test_nonblocking_connect_ex_returns_einprogress(env: Env) -> object:
     lst = env.listener()
     s = env.tcp()
     s.setblocking(False)
@@ -255,7 +261,7 @@ def test_nonblocking_connect_ex_returns_einprogress(env):
     return {"connect_ex": errno.errorcode[code], "again": errno.errorcode.get(again, again)}
 
 
-def test_nonblocking_connect_then_connect_again(env):
+def test_nonblocking_connect_then_connect_again(env: Env) -> object:
     lst = env.listener()
     s = env.tcp()
     s.setblocking(False)
@@ -265,7 +271,7 @@ def test_nonblocking_connect_then_connect_again(env):
     return [first, second, env.attempt(s.connect, env.address(lst))]
 
 
-def test_nonblocking_connect_refused_reported_by_so_error(env):
+def test_nonblocking_connect_refused_reported_by_so_error(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     s.setblocking(False)
@@ -282,7 +288,7 @@ def test_nonblocking_connect_refused_reported_by_so_error(env):
     }
 
 
-def test_nonblocking_connect_refused_then_connect_again(env):
+def test_nonblocking_connect_refused_then_connect_again(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     s.setblocking(False)
@@ -292,7 +298,7 @@ def test_nonblocking_connect_refused_then_connect_again(env):
     return [started, second, env.attempt(s.connect, (env.host, port))]
 
 
-def test_nonblocking_connect_refused_after_so_error_is_aborted(env):
+def test_nonblocking_connect_refused_after_so_error_is_aborted(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     s.setblocking(False)
@@ -302,7 +308,7 @@ def test_nonblocking_connect_refused_after_so_error_is_aborted(env):
     return env.attempt(s.connect, (env.host, port))
 
 
-def test_nonblocking_connect_then_send_and_recv(env):
+def test_nonblocking_connect_then_send_and_recv(env: Env) -> object:
     lst = env.listener()
     s = env.tcp()
     s.setblocking(False)

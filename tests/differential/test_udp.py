@@ -9,20 +9,24 @@ Each test is a scenario run on real sockets and under ``usersock.patched()`` (se
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.differential.conftest import Env
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_sendto_recvfrom(env):
+def test_sendto_recvfrom(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     sent = a.sendto(b"datagram", env.address(b))
     data, sender = b.recvfrom(100)
     return {"sent": sent, "data": data, "sender": sender, "sender is a": sender == a.getsockname()}
 
 
-def test_reply_to_the_sender_address(env):
+def test_reply_to_the_sender_address(env: Env) -> object:
     server, client = env.bound_udp(), env.udp()
     client.sendto(b"ping", env.address(server))
     data, addr = server.recvfrom(100)
@@ -31,7 +35,7 @@ def test_reply_to_the_sender_address(env):
     return {"reply": reply, "from server": source == server.getsockname()}
 
 
-def test_unbound_sender_gets_a_port_on_first_sendto(env):
+def test_unbound_sender_gets_a_port_on_first_sendto(env: Env) -> object:
     a, b = env.udp(), env.bound_udp()
     before = a.getsockname()
     a.sendto(b"x", env.address(b))
@@ -39,21 +43,21 @@ def test_unbound_sender_gets_a_port_on_first_sendto(env):
     return {"before": before, "after": a.getsockname(), "sender": sender}
 
 
-def test_message_boundaries_are_kept(env):
+def test_message_boundaries_are_kept(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     for payload in (b"one", b"two!", b"three"):
         a.sendto(payload, env.address(b))
     return [b.recv(100) for _ in range(3)]
 
 
-def test_truncated_datagram_loses_the_rest(env):
+def test_truncated_datagram_loses_the_rest(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     a.sendto(b"0123456789", env.address(b))
     a.sendto(b"next", env.address(b))
     return [b.recv(4), b.recv(100)]
 
 
-def test_recvmsg_reports_truncation(env):
+def test_recvmsg_reports_truncation(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     a.sendto(b"0123456789", env.address(b))
     data, ancdata, flags, addr = b.recvmsg(4)
@@ -65,7 +69,7 @@ def test_recvmsg_reports_truncation(env):
     }
 
 
-def test_recv_into_and_recvfrom_into(env):
+def test_recv_into_and_recvfrom_into(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     a.sendto(b"abcdef", env.address(b))
     a.sendto(b"ghijkl", env.address(b))
@@ -79,13 +83,13 @@ def test_recv_into_and_recvfrom_into(env):
     }
 
 
-def test_empty_datagram(env):
+def test_empty_datagram(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     sent = a.sendto(b"", env.address(b))
     return {"sent": sent, "got": b.recvfrom(10)[0]}
 
 
-def test_zero_byte_reads(env):
+def test_zero_byte_reads(env: Env) -> object:
     # CPython answers recv(0) and recv_into(<empty>) without asking the kernel, so nothing
     # is consumed; recvfrom(0) does call recvfrom(2) and discards a datagram.
     a, b = env.bound_udp(), env.bound_udp()
@@ -101,7 +105,7 @@ def test_zero_byte_reads(env):
     }
 
 
-def test_peek_then_receive(env):
+def test_peek_then_receive(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     a.sendto(b"peeked", env.address(b))
     peek = b.recvfrom(100, socket.MSG_PEEK)
@@ -115,39 +119,39 @@ def test_peek_then_receive(env):
     }
 
 
-def test_sendto_with_flags_argument(env):
+def test_sendto_with_flags_argument(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     sent = a.sendto(b"flags", 0, env.address(b))
     return {"sent": sent, "got": b.recv(10)}
 
 
-def test_send_to_self(env):
+def test_send_to_self(env: Env) -> object:
     s = env.bound_udp()
     s.sendto(b"me", env.address(s))
     data, addr = s.recvfrom(10)
     return {"data": data, "from self": addr == s.getsockname()}
 
 
-def test_large_datagram(env):
+def test_large_datagram(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     payload = bytes(range(256)) * 234
     sent = a.sendto(payload, env.address(b))
     return {"sent": sent, "same": b.recv(65536) == payload}
 
 
-def test_datagram_too_large(env):
+def test_datagram_too_large(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     limit = 65507 if env.family == socket.AF_INET else 65527
     return env.attempt(a.sendto, b"x" * (limit + 1), env.address(b))
 
 
-def test_recvfrom_times_out(env):
+def test_recvfrom_times_out(env: Env) -> object:
     s = env.bound_udp()
     s.settimeout(0.2)
     return env.attempt(s.recvfrom, 10)
 
 
-def test_nonblocking_recv_would_block(env):
+def test_nonblocking_recv_would_block(env: Env) -> object:
     s = env.bound_udp()
     s.setblocking(False)
     return [
@@ -157,7 +161,7 @@ def test_nonblocking_recv_would_block(env):
     ]
 
 
-def test_readiness(env):
+def test_readiness(env: Env) -> object:
     a, b = env.bound_udp(), env.bound_udp()
     before = [env.readable(b), env.writable(b)]
     a.sendto(b"x", env.address(b))
@@ -172,7 +176,7 @@ def test_readiness(env):
 
 
 # Connected UDP -----------------------------------------------------------------------------
-def test_connected_send_and_recv(env):
+def test_connected_send_and_recv(env: Env) -> object:
     server = env.bound_udp()
     client = env.udp()
     client.connect(env.address(server))
@@ -188,7 +192,7 @@ def test_connected_send_and_recv(env):
     }
 
 
-def test_connected_socket_ignores_other_senders(env):
+def test_connected_socket_ignores_other_senders(env: Env) -> object:
     server, stranger = env.bound_udp(), env.bound_udp()
     client = env.bound_udp()
     client.connect(env.address(server))
@@ -198,7 +202,7 @@ def test_connected_socket_ignores_other_senders(env):
     return [env.attempt(client.recv, 100), env.attempt(client.recv, 100)]
 
 
-def test_connected_to_a_closed_port_is_refused(env):
+def test_connected_to_a_closed_port_is_refused(env: Env) -> object:
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.udp()
     s.connect((env.host, port))
@@ -210,7 +214,7 @@ def test_connected_to_a_closed_port_is_refused(env):
     }
 
 
-def test_refusal_is_reported_by_so_error_and_select(env):
+def test_refusal_is_reported_by_so_error_and_select(env: Env) -> object:
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.udp()
     s.connect((env.host, port))
@@ -221,7 +225,7 @@ def test_refusal_is_reported_by_so_error_and_select(env):
     return {"readable": readable, "SO_ERROR": so_error, "then recv": env.attempt(s.recv, 10)}
 
 
-def test_refusal_reported_to_the_next_send(env):
+def test_refusal_reported_to_the_next_send(env: Env) -> object:
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.udp()
     s.connect((env.host, port))
@@ -230,7 +234,7 @@ def test_refusal_reported_to_the_next_send(env):
     return [env.attempt(s.send, b"two"), env.attempt(s.send, b"three")]
 
 
-def test_unconnected_socket_hears_no_refusal(env):
+def test_unconnected_socket_hears_no_refusal(env: Env) -> object:
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.bound_udp()
     s.settimeout(0.2)
@@ -238,7 +242,7 @@ def test_unconnected_socket_hears_no_refusal(env):
     return {"sent": sent, "recvfrom": env.attempt(s.recvfrom, 10)}
 
 
-def test_connect_twice_changes_the_peer(env):
+def test_connect_twice_changes_the_peer(env: Env) -> object:
     first, second = env.bound_udp(), env.bound_udp()
     s = env.udp()
     s.connect(env.address(first))
@@ -247,7 +251,7 @@ def test_connect_twice_changes_the_peer(env):
     return {"peer is second": s.getpeername() == second.getsockname(), "got": second.recv(10)}
 
 
-def test_sendto_on_a_connected_socket(env):
+def test_sendto_on_a_connected_socket(env: Env) -> object:
     server, other = env.bound_udp(), env.bound_udp()
     s = env.udp()
     s.connect(env.address(server))
@@ -256,12 +260,12 @@ def test_sendto_on_a_connected_socket(env):
 
 
 # Errors ------------------------------------------------------------------------------------
-def test_send_without_destination(env):
+def test_send_without_destination(env: Env) -> object:
     s = env.udp()
     return {"send": env.attempt(s.send, b"x"), "sendall": env.attempt(s.sendall, b"x")}
 
 
-def test_unconnected_names_and_shutdown(env):
+def test_unconnected_names_and_shutdown(env: Env) -> object:
     s = env.bound_udp()
     return {
         "getpeername": env.attempt(s.getpeername),
@@ -269,7 +273,7 @@ def test_unconnected_names_and_shutdown(env):
     }
 
 
-def test_connected_shutdown_wr(env):
+def test_connected_shutdown_wr(env: Env) -> object:
     server = env.bound_udp()
     s = env.bound_udp()
     s.connect(env.address(server))
@@ -280,7 +284,7 @@ def test_connected_shutdown_wr(env):
     }
 
 
-def test_connected_shutdown_rd_keeps_receiving(env):
+def test_connected_shutdown_rd_keeps_receiving(env: Env) -> object:
     server = env.bound_udp()
     s = env.bound_udp()
     s.connect(env.address(server))
@@ -289,13 +293,13 @@ def test_connected_shutdown_rd_keeps_receiving(env):
     return {"readable": env.readable(s, 1.0), "recv": env.attempt(s.recv, 10)}
 
 
-def test_listen_and_accept_on_udp(env):
+def test_listen_and_accept_on_udp(env: Env) -> object:
     s = env.bound_udp()
     s.settimeout(None)
     return {"listen": env.attempt(s.listen), "accept": env.attempt(s.accept)}
 
 
-def test_udp_bind_conflicts(env):
+def test_udp_bind_conflicts(env: Env) -> object:
     a = env.bound_udp()
     b = env.udp()
     c = env.udp()
@@ -312,7 +316,7 @@ def test_udp_bind_conflicts(env):
     }
 
 
-def test_udp_sendto_without_bind_to_loopback_name(env4):
+def test_udp_sendto_without_bind_to_loopback_name(env4: Env) -> object:
     b = env4.bound_udp()
     a = env4.udp()
     sent = a.sendto(b"name", ("localhost", b.getsockname()[1]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -70,7 +71,7 @@ class Peer:
 
 
 @pytest.fixture
-def peer() -> Peer:
+def peer() -> Iterator[Peer]:
     p = Peer()
     yield p
     p.stack.close()
@@ -90,6 +91,7 @@ def handshake_to_listener(peer: Peer) -> tuple[usersock.socket, usersock.socket]
     assert synack.ack == peer.seq + 1
     peer.seq += 1
     peer.ack = (synack.seq + 1) & 0xFFFFFFFF
+    assert synack.options.timestamps is not None
     peer.inject(ACK, options=TCPOptions(timestamps=(101, synack.options.timestamps[0])))
     conn, addr = srv.accept()
     assert addr == (PEER, PEER_PORT)
@@ -171,7 +173,7 @@ def test_data_is_retransmitted_after_rto_with_backoff(peer: Peer) -> None:
     first, data = peer.read()
     assert data == b"are you there?"
     sent_at = peer.clock.now()
-    times = []
+    times: list[float] = []
     step = 0.01
     while len(times) < 5:
         peer.clock.advance(step)

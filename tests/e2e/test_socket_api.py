@@ -33,7 +33,9 @@ def listener(
     return srv
 
 
-def pair(stack: usersock.Stack, family: int = AF_INET, host: str = "127.0.0.1"):
+def pair(
+    stack: usersock.Stack, family: int = AF_INET, host: str = "127.0.0.1"
+) -> tuple[usersock.socket, usersock.socket]:
     srv = listener(stack, family, host)
     cli = stack.socket(family, STREAM)
     cli.connect(srv.getsockname()[:2])
@@ -98,7 +100,7 @@ def test_bind_conflict_and_bad_address(stack: usersock.Stack) -> None:
     with pytest.raises(OverflowError):
         other.bind(("127.0.0.1", 70000))
     with pytest.raises(TypeError):
-        other.bind("127.0.0.1")  # type: ignore[arg-type]
+        other.bind("127.0.0.1")
     other.bind(("127.0.0.1", 0))
     with pytest.raises(OSError) as info:
         other.bind(("127.0.0.1", 0))

@@ -202,7 +202,12 @@ def test_linger_zero_sends_reset(stack: usersock.Stack) -> None:
 
 def test_msg_waitall_and_peek(stack: usersock.Stack) -> None:
     cli, conn = pair(stack)
-    t = threading.Thread(target=lambda: [cli.sendall(b"ab"), cli.sendall(b"cdef")])
+
+    def send_two() -> None:
+        cli.sendall(b"ab")
+        cli.sendall(b"cdef")
+
+    t = threading.Thread(target=send_two)
     t.start()
     assert conn.recv(6, socket.MSG_WAITALL) == b"abcdef"
     t.join()

@@ -222,10 +222,12 @@ def test_many_writers_and_readers_lose_nothing() -> None:
 def test_concurrent_injects_all_arrive() -> None:
     link, nic = attached()
     data = [tcp4(seq=i).to_bytes() for i in range(400)]
-    threads = [
-        threading.Thread(target=lambda chunk=data[k::4]: [link.inject(d) for d in chunk])
-        for k in range(4)
-    ]
+
+    def inject_all(chunk: list[bytes]) -> None:
+        for d in chunk:
+            link.inject(d)
+
+    threads = [threading.Thread(target=inject_all, args=(data[k::4],)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:

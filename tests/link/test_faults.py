@@ -56,7 +56,7 @@ def order(nic: FakeDispatcher, packets: list[Packet]) -> list[int]:
         {"reorder_timeout": 0.0},
     ],
 )
-def test_rejects_out_of_range_arguments(kwargs: dict[str, float]) -> None:
+def test_rejects_out_of_range_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Faults(Loopback(), **kwargs)
 

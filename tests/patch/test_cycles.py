@@ -33,7 +33,7 @@ def one_cycle() -> weakref.ref[object]:
         return weakref.ref(net)
 
 
-def test_thousand_cycles_leave_no_threads_or_descriptors():
+def test_thousand_cycles_leave_no_threads_or_descriptors() -> None:
     one_cycle()  # warm up lazily created module state
     gc.collect()
     threads_before = set(threading.enumerate())

@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from usersock import dns
+
+if TYPE_CHECKING:
+    from tests.patch.conftest import AuditLog, FakeRealResolver
+    from usersock.net import Network
 
 # Plain ints: IntFlag arithmetic would turn -1 into "every known flag".
 AI_NUMERICHOST = int(socket.AI_NUMERICHOST)
 V4MAPPED, ALL, CANON = int(socket.AI_V4MAPPED), int(socket.AI_ALL), int(socket.AI_CANONNAME)
 
 
-def outcome(func, *args):
+def outcome(func: Callable[..., object], *args: Any) -> tuple[str, Any]:
     try:
         return ("ok", func(*args))
     except Exception as exc:
@@ -124,7 +130,7 @@ PROTOS = [0, socket.IPPROTO_TCP, socket.IPPROTO_UDP, socket.IPPROTO_ICMP, 132, 1
 FLAGS = [0, 1, CANON, V4MAPPED, V4MAPPED | ALL, 0x400, 0x800, 0x7DF, -1, 1.5]  # no ADDRCONFIG
 
 
-def gai_cases():
+def gai_cases() -> Iterator[tuple[Any, Any, Any, Any, int, Any]]:
     for host in NUMERIC_HOSTS:
         for port in PORTS:
             yield (host, port, 0, 0, 0, AI_NUMERICHOST)
@@ -146,13 +152,17 @@ def gai_cases():
 GAI_CASES = list(gai_cases())
 
 
-def test_the_differential_table_is_big():
+def test_the_differential_table_is_big() -> None:
     assert len(GAI_CASES) > 4000
 
 
 @pytest.mark.parametrize("chunk", range(8))
-def test_getaddrinfo_matches_the_real_resolver_for_numeric_hosts(chunk, network, audit):
+def test_getaddrinfo_matches_the_real_resolver_for_numeric_hosts(
+    chunk: int, network: Network, audit: AuditLog
+) -> None:
     differences = []
+    real: tuple[str, Any] | list[Any]
+    virtual: tuple[str, Any] | list[Any]
     for case in GAI_CASES[chunk::8]:
         real = outcome(socket.getaddrinfo, *case)
         with audit.recording() as events:
@@ -171,7 +181,9 @@ def test_getaddrinfo_matches_the_real_resolver_for_numeric_hosts(chunk, network,
 @pytest.mark.parametrize("type_", [0, socket.SOCK_STREAM])
 @pytest.mark.parametrize("flags", [0, CANON])
 @pytest.mark.parametrize("name", ["localhost", "LocalHost"])
-def test_localhost_ipv4_matches_the_real_resolver(name, type_, flags, port, network):
+def test_localhost_ipv4_matches_the_real_resolver(
+    name: str, type_: int, flags: int, port: int | str | None, network: Network
+) -> None:
     real = outcome(socket.getaddrinfo, name, port, socket.AF_INET, type_, 0, flags)
     if real[0] != "ok":
         pytest.skip(f"this machine's resolver does not know {name}: {real}")
@@ -201,7 +213,9 @@ LITERALS = [
 
 
 @pytest.mark.parametrize("host", LITERALS)
-def test_gethostbyname_matches_the_real_resolver_for_literals(host, network):
+def test_gethostbyname_matches_the_real_resolver_for_literals(
+    host: object, network: Network
+) -> None:
     assert outcome(dns.gethostbyname, network, host) == outcome(socket.gethostbyname, host)
 
 
@@ -220,12 +234,16 @@ def test_gethostbyname_matches_the_real_resolver_for_literals(host, network):
         "fe80::1%1",
     ],
 )
-def test_gethostbyname_ex_matches_the_real_resolver_for_literals(host, network):
+def test_gethostbyname_ex_matches_the_real_resolver_for_literals(
+    host: object, network: Network
+) -> None:
     assert outcome(dns.gethostbyname_ex, network, host) == outcome(socket.gethostbyname_ex, host)
 
 
 @pytest.mark.parametrize("host", ["", 7, None, "a..b", "127.0.0.1\x00x", "1.2.3.4 "])
-def test_gethostbyaddr_argument_errors_match_the_real_resolver(host, network):
+def test_gethostbyaddr_argument_errors_match_the_real_resolver(
+    host: object, network: Network
+) -> None:
     assert outcome(dns.gethostbyaddr, network, host) == outcome(socket.gethostbyaddr, host)
 
 
@@ -276,7 +294,9 @@ NI_FLAGS = [
 
 
 @pytest.mark.parametrize("sockaddr", SOCKADDRS, ids=repr)
-def test_getnameinfo_matches_the_real_resolver_for_numeric_answers(sockaddr, network, audit):
+def test_getnameinfo_matches_the_real_resolver_for_numeric_answers(
+    sockaddr: object, network: Network, audit: AuditLog
+) -> None:
     for flags in NI_FLAGS:
         real = outcome(socket.getnameinfo, sockaddr, flags)
         with audit.recording() as events:
@@ -290,19 +310,19 @@ def test_getnameinfo_matches_the_real_resolver_for_numeric_answers(sockaddr, net
 STREAM = socket.SOCK_STREAM
 
 
-def gai(network, *args):
+def gai(network: Network, *args: Any) -> list[tuple[int, int, int, str, tuple[Any, ...]]]:
     return [(int(f), int(t), p, c, sa) for f, t, p, c, sa in dns.getaddrinfo(network, *args)]
 
 
 @pytest.fixture
-def hosts(network):
+def hosts(network: Network) -> Network:
     network.add_host("api.test")  # 198.18.0.1
     network.add_host("DB.Test", "10.1.2.3", "fd00::3")
     network.add_host("v6only.test", "fd00::6")
     return network
 
 
-def test_localhost_resolves_to_both_loopbacks_ipv4_first(network):
+def test_localhost_resolves_to_both_loopbacks_ipv4_first(network: Network) -> None:
     if len(network.lookup("localhost") or []) < 2:
         pytest.xfail("usersock.Network's hosts table lists only 127.0.0.1 for localhost")
     assert gai(network, "localhost", 80, 0, STREAM) == [
@@ -311,13 +331,13 @@ def test_localhost_resolves_to_both_loopbacks_ipv4_first(network):
     ]
 
 
-def test_no_host_order(network):
+def test_no_host_order(network: Network) -> None:
     assert [sa[0] for *_, sa in gai(network, None, 80, 0, STREAM)] == ["::1", "127.0.0.1"]
     passive = gai(network, None, 80, 0, STREAM, 0, socket.AI_PASSIVE)
     assert [sa[0] for *_, sa in passive] == ["0.0.0.0", "::"]
 
 
-def test_a_virtual_name(hosts):
+def test_a_virtual_name(hosts: Network) -> None:
     assert gai(hosts, "api.test", 8080, 0, STREAM) == [(2, 1, 6, "", ("198.18.0.1", 8080))]
     assert dns.gethostbyname(hosts, "api.test") == "198.18.0.1"
     assert dns.gethostbyname_ex(hosts, "API.test.") == ("api.test", [], ["198.18.0.1"])
@@ -326,7 +346,7 @@ def test_a_virtual_name(hosts):
     assert dns.getnameinfo(hosts, ("198.18.0.1", 80), 0) == ("api.test", "http")
 
 
-def test_a_name_with_two_families_in_table_order(hosts):
+def test_a_name_with_two_families_in_table_order(hosts: Network) -> None:
     assert gai(hosts, "db.test", "5432", 0, STREAM) == [
         (2, 1, 6, "", ("10.1.2.3", 5432)),
         (10, 1, 6, "", ("fd00::3", 5432, 0, 0)),
@@ -340,16 +360,16 @@ def test_a_name_with_two_families_in_table_order(hosts):
     )
 
 
-def test_type_zero_gives_stream_dgram_raw_per_address(hosts):
+def test_type_zero_gives_stream_dgram_raw_per_address(hosts: Network) -> None:
     assert [(t, p) for _, t, p, _, _ in gai(hosts, "api.test", 53)] == [(1, 6), (2, 17), (3, 0)]
 
 
-def test_canonical_name_on_the_first_entry_only(hosts):
+def test_canonical_name_on_the_first_entry_only(hosts: Network) -> None:
     infos = gai(hosts, "DB.TEST", 80, 0, 0, 0, CANON)
     assert [c for _, _, _, c, _ in infos] == ["db.test"] + [""] * (len(infos) - 1)
 
 
-def test_a_name_without_the_family_is_nodata(hosts):
+def test_a_name_without_the_family_is_nodata(hosts: Network) -> None:
     for call in (
         lambda: dns.getaddrinfo(hosts, "v6only.test", 80, socket.AF_INET),
         lambda: dns.gethostbyname(hosts, "v6only.test"),
@@ -360,7 +380,7 @@ def test_a_name_without_the_family_is_nodata(hosts):
         assert info.value.args == (socket.EAI_NODATA, "No address associated with hostname")
 
 
-def test_v4mapped_for_ipv6_queries(hosts):
+def test_v4mapped_for_ipv6_queries(hosts: Network) -> None:
     assert gai(hosts, "api.test", 80, socket.AF_INET6, STREAM, 0, V4MAPPED) == [
         (10, 1, 6, "", ("::ffff:198.18.0.1", 80, 0, 0))
     ]
@@ -373,14 +393,16 @@ def test_v4mapped_for_ipv6_queries(hosts):
     ]
 
 
-def test_numerichost_refuses_names(hosts):
+def test_numerichost_refuses_names(hosts: Network) -> None:
     with pytest.raises(socket.gaierror) as info:
         dns.getaddrinfo(hosts, "api.test", 80, 0, 0, 0, AI_NUMERICHOST)
     assert info.value.args == (socket.EAI_NONAME, "Name or service not known")
 
 
 @pytest.mark.parametrize("name", ["example.com", "localhost.localdomain", "api.test.example"])
-def test_unknown_names_raise_eai_noname_without_a_real_query(name, hosts, audit):
+def test_unknown_names_raise_eai_noname_without_a_real_query(
+    name: str, hosts: Network, audit: AuditLog
+) -> None:
     with audit.recording() as events:
         for call in (dns.getaddrinfo, dns.gethostbyname, dns.gethostbyname_ex, dns.gethostbyaddr):
             args = (name, 80) if call is dns.getaddrinfo else (name,)
@@ -390,7 +412,7 @@ def test_unknown_names_raise_eai_noname_without_a_real_query(name, hosts, audit)
     assert events == []
 
 
-def test_unknown_addresses_have_no_name(hosts, audit):
+def test_unknown_addresses_have_no_name(hosts: Network, audit: AuditLog) -> None:
     with audit.recording() as events:
         for addr in ("127.0.0.2", "203.0.113.1", "2001:db8::1", "255.255.255.255"):
             with pytest.raises(socket.herror) as info:
@@ -404,19 +426,19 @@ def test_unknown_addresses_have_no_name(hosts, audit):
     assert events == []
 
 
-def test_gethostbyname_ex_of_names_glibc_does_not_find(hosts):
+def test_gethostbyname_ex_of_names_glibc_does_not_find(hosts: Network) -> None:
     for name in ("", "<broadcast>", "::ffff:1.2.3.4"):
         with pytest.raises(socket.herror) as info:
             dns.gethostbyname_ex(hosts, name)
         assert info.value.args == (1, "Unknown host")
 
 
-def test_gethostbyaddr_of_the_wildcard_is_ambiguous(hosts):
+def test_gethostbyaddr_of_the_wildcard_is_ambiguous(hosts: Network) -> None:
     with pytest.raises(OSError, match="wildcard resolved to multiple address"):
         dns.gethostbyaddr(hosts, "")
 
 
-def test_literal_real_addresses_resolve_to_themselves(hosts, audit):
+def test_literal_real_addresses_resolve_to_themselves(hosts: Network, audit: AuditLog) -> None:
     with audit.recording() as events:
         assert gai(hosts, "203.0.113.5", 443, 0, STREAM) == [(2, 1, 6, "", ("203.0.113.5", 443))]
         assert dns.gethostbyname(hosts, "8.8.8.8") == "8.8.8.8"
@@ -424,7 +446,7 @@ def test_literal_real_addresses_resolve_to_themselves(hosts, audit):
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12+ formats big ports with str()")
-def test_big_int_ports_overflow_before_312(hosts):
+def test_big_int_ports_overflow_before_312(hosts: Network) -> None:
     with pytest.raises(OverflowError, match="C long"):
         dns.getaddrinfo(hosts, "127.0.0.1", 2**63)
 
@@ -433,8 +455,8 @@ def test_big_int_ports_overflow_before_312(hosts):
 
 
 def test_an_allowed_name_goes_to_the_real_resolver_and_its_addresses_are_allowed(
-    fake_real_resolver,
-):
+    fake_real_resolver: FakeRealResolver,
+) -> None:
     from usersock.net import Network, RealNetworkBlocked
 
     net = Network(allow=["db.example.com:5432"])
@@ -463,7 +485,9 @@ def test_an_allowed_name_goes_to_the_real_resolver_and_its_addresses_are_allowed
         net.close()
 
 
-def test_allowing_a_name_checks_flags_and_service_first(fake_real_resolver):
+def test_allowing_a_name_checks_flags_and_service_first(
+    fake_real_resolver: FakeRealResolver,
+) -> None:
     from usersock.net import Network
 
     net = Network(allow=["db.example.com"])
@@ -478,7 +502,7 @@ def test_allowing_a_name_checks_flags_and_service_first(fake_real_resolver):
         net.close()
 
 
-def test_a_virtual_name_wins_over_an_allowed_one(fake_real_resolver):
+def test_a_virtual_name_wins_over_an_allowed_one(fake_real_resolver: FakeRealResolver) -> None:
     from usersock.net import Network
 
     net = Network(allow=["api.test"])
@@ -516,14 +540,16 @@ SOCKET_HOSTS = [
 ]
 
 
-def real_bind(family, host):
+def real_bind(family: int, host: object) -> object:
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.bind((host, 0) if family == socket.AF_INET else (host, 0, 0, 0))
         return s.getsockname()[0]
 
 
 @pytest.mark.parametrize(("family", "host"), SOCKET_HOSTS, ids=repr)
-def test_socket_address_hosts_match_a_real_bind(family, host, network, audit):
+def test_socket_address_hosts_match_a_real_bind(
+    family: int, host: object, network: Network, audit: AuditLog
+) -> None:
     """What ``bind``/``connect`` would use: CPython's ``setipaddr`` (literals and
     ``localhost`` only, so the real side sends no DNS query)."""
     real = outcome(real_bind, family, host)
@@ -535,7 +561,7 @@ def test_socket_address_hosts_match_a_real_bind(family, host, network, audit):
     assert events == []
 
 
-def test_socket_address_hosts_by_name(hosts, fake_real_resolver):
+def test_socket_address_hosts_by_name(hosts: Network, fake_real_resolver: FakeRealResolver) -> None:
     assert dns.resolve_socket_host(hosts, "db.test", socket.AF_INET6) == socket.inet_pton(
         socket.AF_INET6, "fd00::3"
     )
@@ -548,7 +574,7 @@ def test_socket_address_hosts_by_name(hosts, fake_real_resolver):
     assert fake_real_resolver.calls == []
 
 
-def test_socket_address_of_an_allowed_name(fake_real_resolver):
+def test_socket_address_of_an_allowed_name(fake_real_resolver: FakeRealResolver) -> None:
     from usersock.net import Network
 
     net = Network(allow=["db.example.com:5432"])

@@ -8,12 +8,17 @@ import asyncio
 import socket
 import threading
 import urllib.request
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 import pytest
 
 from usersock.net import RealNetworkBlocked
 from usersock.patch import patched
+
+if TYPE_CHECKING:
+    from tests.patch.conftest import AuditLog, FakeRealResolver
 
 
 class Hello(BaseHTTPRequestHandler):
@@ -29,7 +34,7 @@ class Hello(BaseHTTPRequestHandler):
         pass
 
 
-def test_detector_sees_real_calls(audit):
+def test_detector_sees_real_calls(audit: AuditLog) -> None:
     with audit.recording() as events:
         socket.getaddrinfo("127.0.0.1", 80)
         with socket.socket():
@@ -38,7 +43,7 @@ def test_detector_sees_real_calls(audit):
     assert "real AF_INET socket" in events
 
 
-def test_http_server_and_urllib_by_name(audit):
+def test_http_server_and_urllib_by_name(audit: AuditLog) -> None:
     with audit.recording() as events, patched() as net:
         net.add_host("api.test")
         server = ThreadingHTTPServer(("api.test", 80), Hello)
@@ -58,7 +63,7 @@ def test_http_server_and_urllib_by_name(audit):
     assert events == []
 
 
-def test_every_resolver_entry_point_stays_virtual(audit):
+def test_every_resolver_entry_point_stays_virtual(audit: AuditLog) -> None:
     with audit.recording() as events, patched():
         for call in (
             lambda: socket.getaddrinfo("example.com", 443),
@@ -75,8 +80,8 @@ def test_every_resolver_entry_point_stays_virtual(audit):
     assert events == []
 
 
-def test_asyncio_resolves_in_its_executor_on_the_virtual_network(audit):
-    async def main() -> list[tuple[object, ...]]:
+def test_asyncio_resolves_in_its_executor_on_the_virtual_network(audit: AuditLog) -> None:
+    async def main() -> Sequence[tuple[object, ...]]:
         loop = asyncio.get_running_loop()
         with pytest.raises(socket.gaierror):
             await loop.getaddrinfo("example.com", 80)
@@ -89,7 +94,7 @@ def test_asyncio_resolves_in_its_executor_on_the_virtual_network(audit):
     assert events == []
 
 
-def test_unallowed_real_addresses_are_refused_with_the_way_to_allow_them(audit):
+def test_unallowed_real_addresses_are_refused_with_the_way_to_allow_them(audit: AuditLog) -> None:
     with audit.recording() as events, patched():
         with pytest.raises(RealNetworkBlocked) as info:
             socket.create_connection(("192.0.2.1", 443), timeout=5)
@@ -102,7 +107,9 @@ def test_unallowed_real_addresses_are_refused_with_the_way_to_allow_them(audit):
     assert events == []
 
 
-def test_allowed_names_use_the_real_resolver_and_only_those(audit, fake_real_resolver):
+def test_allowed_names_use_the_real_resolver_and_only_those(
+    audit: AuditLog, fake_real_resolver: FakeRealResolver
+) -> None:
     with audit.recording() as events, patched(allow=["db.example.com:5432"]) as net:
         infos = socket.getaddrinfo("db.example.com", 5432, type=socket.SOCK_STREAM)
         assert [info[4][0] for info in infos] == [fake_real_resolver.V4, fake_real_resolver.V6]
@@ -115,7 +122,7 @@ def test_allowed_names_use_the_real_resolver_and_only_those(audit, fake_real_res
     assert events == []  # the fake stood in for the real resolver
 
 
-def test_socketpair_and_af_unix_are_real_and_allowed(audit):
+def test_socketpair_and_af_unix_are_real_and_allowed(audit: AuditLog) -> None:
     with audit.recording() as events, patched():
         a, b = socket.socketpair()
         a.close()

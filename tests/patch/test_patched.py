@@ -8,6 +8,7 @@ import inspect
 import socket
 import ssl
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ from usersock import dns
 from usersock.net import Network, current
 from usersock.patch import SITES, is_patched, patched
 from usersock.sockets import PatchedSocket as VirtualSocket
+
+if TYPE_CHECKING:
+    from tests.patch.conftest import AuditLog
 
 ORIGINALS = {name: getattr(module, name) for module, name, _ in SITES}
 RESOLVERS = ["getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo"]
@@ -27,12 +31,12 @@ def assert_restored() -> None:
     assert current() is None
 
 
-def test_sites_cover_the_socket_class_and_the_resolver():
+def test_sites_cover_the_socket_class_and_the_resolver() -> None:
     assert sorted(name for _, name, _ in SITES) == sorted(["socket", *RESOLVERS])
     assert all(module is socket for module, _, _ in SITES)
 
 
-def test_enter_installs_every_site_and_exit_restores_by_identity():
+def test_enter_installs_every_site_and_exit_restores_by_identity() -> None:
     assert_restored()
     with patched() as net:
         assert isinstance(net, Network)
@@ -44,17 +48,17 @@ def test_enter_installs_every_site_and_exit_restores_by_identity():
     assert_restored()
 
 
-def test_exit_restores_after_an_exception():
+def test_exit_restores_after_an_exception() -> None:
     with pytest.raises(KeyError), patched():
         raise KeyError("boom")
     assert_restored()
 
 
-def test_exit_restores_what_was_there_when_entered(monkeypatch):
+def test_exit_restores_what_was_there_when_entered(monkeypatch: pytest.MonkeyPatch) -> None:
     """Someone else's patch from before patched() is what comes back, not our import-time
     snapshot."""
 
-    def theirs(*args, **kwargs):
+    def theirs(*args: object, **kwargs: object) -> str:
         return "theirs"
 
     monkeypatch.setattr(socket, "gethostbyname", theirs)
@@ -63,7 +67,7 @@ def test_exit_restores_what_was_there_when_entered(monkeypatch):
     assert socket.gethostbyname is theirs
 
 
-def test_nesting_makes_the_inner_network_current_and_the_outer_one_after():
+def test_nesting_makes_the_inner_network_current_and_the_outer_one_after() -> None:
     with patched() as outer:
         outer.add_host("outer.test")
         with patched() as inner:
@@ -79,7 +83,7 @@ def test_nesting_makes_the_inner_network_current_and_the_outer_one_after():
     assert outer.closed
 
 
-def test_inner_error_leaves_the_outer_network_patched():
+def test_inner_error_leaves_the_outer_network_patched() -> None:
     with patched() as outer:
         with pytest.raises(RuntimeError), patched():
             raise RuntimeError
@@ -87,7 +91,7 @@ def test_inner_error_leaves_the_outer_network_patched():
     assert_restored()
 
 
-def test_a_given_network_is_used_as_is_and_not_closed(network):
+def test_a_given_network_is_used_as_is_and_not_closed(network: Network) -> None:
     network.add_host("given.test")
     with patched(network) as net:
         assert net is network
@@ -96,14 +100,14 @@ def test_a_given_network_is_used_as_is_and_not_closed(network):
     assert_restored()
 
 
-def test_the_same_network_may_be_entered_twice(network):
+def test_the_same_network_may_be_entered_twice(network: Network) -> None:
     with patched(network), patched(network) as again:
         assert again is network
     assert_restored()
     assert not network.closed
 
 
-def test_allow_and_clock_go_to_the_network_made():
+def test_allow_and_clock_go_to_the_network_made() -> None:
     with patched(allow=["db.example.com:5432", "203.0.113.9"]) as net:
         assert [(r.host, r.port) for r in net.allow] == [
             ("db.example.com", 5432),
@@ -111,12 +115,12 @@ def test_allow_and_clock_go_to_the_network_made():
         ]
 
 
-def test_allow_with_a_given_network_is_refused(network):
+def test_allow_with_a_given_network_is_refused(network: Network) -> None:
     with pytest.raises(TypeError, match="Network"):
         patched(network, allow=["x.test"])
 
 
-def test_one_patched_object_can_be_entered_repeatedly_and_reentrantly():
+def test_one_patched_object_can_be_entered_repeatedly_and_reentrantly() -> None:
     ctx = patched()
     with ctx as first:
         with ctx as second:
@@ -128,26 +132,26 @@ def test_one_patched_object_can_be_entered_repeatedly_and_reentrantly():
     assert_restored()
 
 
-def test_decorator_on_a_function_gives_each_call_a_fresh_network():
+def test_decorator_on_a_function_gives_each_call_a_fresh_network() -> None:
     seen = []
 
     @patched()
-    def work(x, *, y):
+    def work(x: int, *, y: int) -> int:
         seen.append(current())
         assert socket.socket is VirtualSocket
         return x + y
 
     assert work(1, y=2) == 3
     assert work(1, y=3) == 4
-    assert seen[0] is not seen[1] and all(net.closed for net in seen)
+    assert seen[0] is not seen[1] and all(net is not None and net.closed for net in seen)
     assert work.__name__ == "work"
     assert list(inspect.signature(work).parameters) == ["x", "y"]
     assert_restored()
 
 
-def test_decorator_restores_when_the_function_raises():
+def test_decorator_restores_when_the_function_raises() -> None:
     @patched()
-    def fails():
+    def fails() -> None:
         raise ValueError
 
     with pytest.raises(ValueError):
@@ -155,9 +159,9 @@ def test_decorator_restores_when_the_function_raises():
     assert_restored()
 
 
-def test_decorator_on_a_coroutine_function():
+def test_decorator_on_a_coroutine_function() -> None:
     @patched(allow=["db.example.com"])
-    async def work():
+    async def work() -> bool:
         await asyncio.sleep(0)
         net = current()
         assert net is not None and net.name_allowed("db.example.com")
@@ -168,21 +172,21 @@ def test_decorator_on_a_coroutine_function():
     assert_restored()
 
 
-def test_decorator_without_parentheses_is_refused():
-    def work():
+def test_decorator_without_parentheses_is_refused() -> None:
+    def work() -> None:
         pass
 
     with pytest.raises(TypeError, match="parentheses"):
-        patched(work)
+        patched(work)  # type: ignore[arg-type]
 
 
-def test_decorator_refuses_a_class():
+def test_decorator_refuses_a_class() -> None:
     with pytest.raises(TypeError, match="not classes"):
         patched()(type("Suite", (), {}))
 
 
 @pytest.mark.parametrize("name", RESOLVERS)
-def test_function_replacements_look_like_the_originals(name):
+def test_function_replacements_look_like_the_originals(name: str) -> None:
     with patched():
         replacement = getattr(socket, name)
         original = ORIGINALS[name]
@@ -194,7 +198,7 @@ def test_function_replacements_look_like_the_originals(name):
             assert inspect.signature(replacement) == inspect.signature(original)
 
 
-def test_a_replacement_kept_past_the_end_calls_the_original(audit):
+def test_a_replacement_kept_past_the_end_calls_the_original(audit: AuditLog) -> None:
     with patched():
         kept = socket.getaddrinfo
     # No network is current: the wrapper hands the call to the real function (which raises
@@ -205,7 +209,7 @@ def test_a_replacement_kept_past_the_end_calls_the_original(audit):
     assert any(e.startswith("socket.getaddrinfo") for e in events)
 
 
-def test_socket_type_is_left_alone_and_still_matches_both_kinds():
+def test_socket_type_is_left_alone_and_still_matches_both_kinds() -> None:
     """``socket.SocketType`` is ``_socket.socket``, a base of the real and the virtual class."""
     import _socket
 
@@ -217,7 +221,7 @@ def test_socket_type_is_left_alone_and_still_matches_both_kinds():
             assert isinstance(real, socket.SocketType)
 
 
-def test_virtual_sockets_are_real_socket_instances():
+def test_virtual_sockets_are_real_socket_instances() -> None:
     with patched(), socket.socket() as s:
         assert type(s) is VirtualSocket
         assert isinstance(s, ORIGINALS["socket"])
@@ -229,14 +233,14 @@ _HAS_METACLASS = type(VirtualSocket).__instancecheck__ is not type.__instanceche
 @pytest.mark.xfail(
     not _HAS_METACLASS, strict=True, reason="usersock.socket has no __instancecheck__ yet"
 )
-def test_real_sockets_are_socket_socket_instances_while_patched():
+def test_real_sockets_are_socket_socket_instances_while_patched() -> None:
     with patched():
         a, b = socket.socketpair()
         with a, b:
             assert isinstance(a, socket.socket)
 
 
-def test_af_unix_and_socketpair_stay_real():
+def test_af_unix_and_socketpair_stay_real() -> None:
     with patched():
         a, b = socket.socketpair()
         with a, b:
@@ -247,7 +251,7 @@ def test_af_unix_and_socketpair_stay_real():
             assert type(u) is ORIGINALS["socket"]
 
 
-def test_fromfd_wraps_a_real_descriptor():
+def test_fromfd_wraps_a_real_descriptor() -> None:
     real = ORIGINALS["socket"](socket.AF_UNIX, socket.SOCK_STREAM)
     with real, patched():
         dup = socket.fromfd(real.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
@@ -255,7 +259,7 @@ def test_fromfd_wraps_a_real_descriptor():
             assert type(dup) is ORIGINALS["socket"]
 
 
-def test_create_connection_and_create_server_follow_the_patch():
+def test_create_connection_and_create_server_follow_the_patch() -> None:
     """Python code in socket.py reaches ``socket`` and ``getaddrinfo`` through the module
     globals, so it needs no patch of its own."""
     with patched() as net:
@@ -271,7 +275,7 @@ def test_create_connection_and_create_server_follow_the_patch():
                     assert conn.recv(4) == b"ping"
 
 
-def test_getfqdn_follows_the_patched_gethostbyaddr():
+def test_getfqdn_follows_the_patched_gethostbyaddr() -> None:
     with patched() as net:
         assert socket.getfqdn("127.0.0.1") == "localhost"
         net.add_host("api.test", "10.9.8.7")
@@ -280,19 +284,19 @@ def test_getfqdn_follows_the_patched_gethostbyaddr():
         assert socket.getfqdn() == socket.gethostname()  # the machine's name is not virtual
 
 
-def test_ssl_and_http_client_bindings_need_no_patch():
+def test_ssl_and_http_client_bindings_need_no_patch() -> None:
     """What the stdlib binds at import time: ``ssl`` took ``create_connection`` (the Python
     function, which follows the patch) and ``socket`` only as ``SSLSocket``'s base class."""
     import http.client
 
-    assert ssl.create_connection is socket.create_connection
+    assert ssl.create_connection is socket.create_connection  # type: ignore[attr-defined]
     assert issubclass(ssl.SSLSocket, ORIGINALS["socket"])
     with patched():
         conn = http.client.HTTPConnection("localhost", 1)
-        assert conn._create_connection is socket.create_connection
+        assert conn._create_connection is socket.create_connection  # type: ignore[attr-defined]
 
 
-def test_patching_is_process_wide_threads_see_it():
+def test_patching_is_process_wide_threads_see_it() -> None:
     seen = []
     with patched() as net:
         thread = threading.Thread(target=lambda: seen.append((current(), socket.socket)))
@@ -301,11 +305,11 @@ def test_patching_is_process_wide_threads_see_it():
     assert seen == [(net, VirtualSocket)]
 
 
-def test_concurrent_enters_and_exits_leave_everything_restored():
+def test_concurrent_enters_and_exits_leave_everything_restored() -> None:
     errors = []
     barrier = threading.Barrier(8)
 
-    def worker():
+    def worker() -> None:
         try:
             barrier.wait()
             for _ in range(200):
@@ -323,7 +327,7 @@ def test_concurrent_enters_and_exits_leave_everything_restored():
     assert_restored()
 
 
-def test_is_patched_and_current_outside():
+def test_is_patched_and_current_outside() -> None:
     assert not is_patched()
     assert current() is None
     assert dns.real_getaddrinfo is ORIGINALS["getaddrinfo"]

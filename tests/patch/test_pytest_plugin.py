@@ -40,7 +40,7 @@ def describe():
 """
 
 
-def test_fixture_gives_each_test_its_own_patched_network(pytester):
+def test_fixture_gives_each_test_its_own_patched_network(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -66,7 +66,7 @@ def test_without_the_fixture():
     run(pytester).assert_outcomes(passed=3)
 
 
-def test_fixture_network_is_live_for_fixtures_that_depend_on_it(pytester):
+def test_fixture_network_is_live_for_fixtures_that_depend_on_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -86,7 +86,7 @@ def test_connect(server):
     run(pytester).assert_outcomes(passed=1)
 
 
-def test_marker_runs_one_test_in_a_fresh_network(pytester):
+def test_marker_runs_one_test_in_a_fresh_network(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -108,7 +108,7 @@ def test_unmarked():
     run(pytester).assert_outcomes(passed=3)
 
 
-def test_marker_network_spans_setup_and_teardown(pytester):
+def test_marker_network_spans_setup_and_teardown(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -134,7 +134,7 @@ def test_after():
     run(pytester).assert_outcomes(passed=2)
 
 
-def test_marker_on_a_class_and_a_module_joins_allow_lists(pytester):
+def test_marker_on_a_class_and_a_module_joins_allow_lists(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -155,7 +155,7 @@ class TestSuite:
     run(pytester).assert_outcomes(passed=2)
 
 
-def test_marker_with_unknown_arguments_is_an_error(pytester):
+def test_marker_with_unknown_arguments_is_an_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
 import pytest
@@ -170,7 +170,9 @@ def test_typo():
     result.stdout.fnmatch_lines(["*usersock takes only allow=*alow*"])
 
 
-def test_flag_runs_every_test_of_an_unmodified_suite_in_its_own_network(pytester):
+def test_flag_runs_every_test_of_an_unmodified_suite_in_its_own_network(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -204,7 +206,7 @@ class TestInAClass:
 
 
 @pytest.mark.parametrize("ini", ["pytest.ini", "pyproject.toml"])
-def test_ini_option_turns_the_flag_on(pytester, ini):
+def test_ini_option_turns_the_flag_on(pytester: pytest.Pytester, ini: str) -> None:
     if ini == "pytest.ini":
         pytester.makeini("[pytest]\nusersock = true\n")
     else:
@@ -213,7 +215,7 @@ def test_ini_option_turns_the_flag_on(pytester, ini):
     run(pytester).assert_outcomes(passed=1)
 
 
-def test_failures_and_setup_errors_still_restore(pytester):
+def test_failures_and_setup_errors_still_restore(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         PROBE
         + """
@@ -237,21 +239,23 @@ def test_after():
     run(pytester).assert_outcomes(passed=1, failed=1, errors=1)
 
 
-def test_help_and_markers_list_the_plugin(pytester):
+def test_help_and_markers_list_the_plugin(pytester: pytest.Pytester) -> None:
     run(pytester, "--help").stdout.fnmatch_lines(["*--usersock*", "*usersock (bool)*"])
     run(pytester, "--markers").stdout.fnmatch_lines(["@pytest.mark.usersock(allow=*"])
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is 3.11+")
-def test_the_entry_point_is_declared():
-    import tomllib
+def test_the_entry_point_is_declared() -> None:
+    import tomllib  # type: ignore[import-not-found]  # 3.11+ (skipif above)
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["pytest11"] == {"usersock": "usersock.pytest_plugin"}
 
 
 @pytest.mark.parametrize("flag", [[], ["--usersock"]])
-def test_the_examples_pass(pytester, monkeypatch, flag):
+def test_the_examples_pass(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, flag: list[str]
+) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT), prepend=":")
     for path in sorted((ROOT / "examples").glob("*.py")):
         pytester.makepyfile(**{path.stem: path.read_text()})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from usersock.clock import ManualClock
@@ -31,9 +33,9 @@ def test_fires_in_deadline_order_and_honours_rearm() -> None:
     q.arm(c, None)  # cancelled
     assert q.next_deadline() == 1.0
     due = q.pop_due(5.5)
-    assert [p.name for p in due] == ["a"]
+    assert [cast(Probe, p).name for p in due] == ["a"]
     assert q.next_deadline() == 6.0
-    assert [p.name for p in q.pop_due(6.0)] == ["b"]
+    assert [cast(Probe, p).name for p in q.pop_due(6.0)] == ["b"]
     assert q.next_deadline() is None
 
 

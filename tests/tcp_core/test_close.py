@@ -10,7 +10,7 @@ from usersock.transport.tcp.connection import Connection
 from usersock.transport.tcp.state import State
 from usersock.wire.tcp import ACK, FIN, RST
 
-from .helpers import ISS, PEER_ISS, config, established, exchange, one, out, pair, seg
+from .helpers import ISS, PEER_ISS, config, established, exchange, one, out, pair, seg, state_of
 
 P = PEER_ISS + 1
 S = ISS + 1
@@ -23,9 +23,9 @@ def test_active_close_through_time_wait() -> None:
     assert fin.flags == ACK | FIN and fin.seq == S
     assert conn.state is State.FIN_WAIT_1
     conn.handle_segment(seg(P, S + 1), b"", 1.0)
-    assert conn.state is State.FIN_WAIT_2
+    assert state_of(conn) is State.FIN_WAIT_2
     conn.handle_segment(seg(P, S + 1, ACK | FIN), b"", 2.0)
-    assert conn.state is State.TIME_WAIT
+    assert state_of(conn) is State.TIME_WAIT
     ack, _ = one(conn, 2.0)
     assert ack.ack == P + 1 and ack.flags == ACK
     assert conn.next_deadline() == pytest.approx(62.0)
@@ -35,9 +35,9 @@ def test_active_close_through_time_wait() -> None:
     assert ack.ack == P + 1
     assert conn.next_deadline() == pytest.approx(90.0)
     conn.handle_timer(89.0)
-    assert conn.state is State.TIME_WAIT
+    assert state_of(conn) is State.TIME_WAIT
     conn.handle_timer(90.0)
-    assert conn.state is State.CLOSED and conn.error is None
+    assert state_of(conn) is State.CLOSED and conn.error is None
     assert conn.next_deadline() is None
 
 
@@ -66,9 +66,9 @@ def test_passive_close_and_half_close() -> None:
     conn.close()
     fin, _ = one(conn, 0.1)
     assert fin.flags & FIN and fin.seq == S + 5
-    assert conn.state is State.LAST_ACK
+    assert state_of(conn) is State.LAST_ACK
     conn.handle_segment(seg(P + 5, S + 6), b"", 0.2)
-    assert conn.state is State.CLOSED and conn.error is None
+    assert state_of(conn) is State.CLOSED and conn.error is None
 
 
 def test_half_close_we_keep_receiving() -> None:
@@ -90,7 +90,7 @@ def test_simultaneous_close() -> None:
     ack, _ = one(conn)
     assert ack.ack == P + 1
     conn.handle_segment(seg(P + 1, S + 1), b"", 0.1)
-    assert conn.state is State.TIME_WAIT
+    assert state_of(conn) is State.TIME_WAIT
 
 
 def test_simultaneous_close_two_connections() -> None:
@@ -105,7 +105,7 @@ def test_simultaneous_close_two_connections() -> None:
         x.handle_segment(h, p, 0.0)
     assert x.state is y.state is State.CLOSING
     exchange(x, y)
-    assert x.state is y.state is State.TIME_WAIT
+    assert state_of(x) is state_of(y) is State.TIME_WAIT
 
 
 def test_close_with_unread_data_sends_rst() -> None:
@@ -157,7 +157,7 @@ def test_shutdown_during_handshake_is_deferred() -> None:
     conn.handle_segment(
         seg(PEER_ISS, S, SYN | ACK, options=TCPOptions(mss=1000), src=2, dst=1), b"", 0.0
     )
-    assert conn.state is State.FIN_WAIT_1
+    assert state_of(conn) is State.FIN_WAIT_1
     ((h, p),) = out(conn)
     assert bytes(p) == b"req" and h.flags & FIN
 
@@ -170,7 +170,7 @@ def test_orphaned_fin_wait_2_times_out() -> None:
     assert conn.state is State.FIN_WAIT_2
     assert conn.next_deadline() == pytest.approx(31.0)
     conn.handle_timer(31.0)
-    assert conn.state is State.CLOSED and conn.error is None
+    assert state_of(conn) is State.CLOSED and conn.error is None
     rst, _ = one(conn, 31.0)
     assert rst.flags & RST
 

@@ -10,7 +10,7 @@ from usersock.transport.tcp.connection import Connection, TCPConfig
 from usersock.transport.tcp.state import State
 from usersock.wire.tcp import ACK, RST, SYN, TCPOptions
 
-from .helpers import ISS, LOCAL, PEER_ISS, REMOTE, config, established, one, seg
+from .helpers import ISS, LOCAL, PEER_ISS, REMOTE, config, established, one, seg, state_of
 
 
 def test_active_open_sends_syn_with_all_options() -> None:
@@ -83,7 +83,7 @@ def test_passive_open_echoes_only_offered_options() -> None:
     assert hdr.options.mss == 1460 and hdr.options.sack_permitted
     assert hdr.options.wscale is None and hdr.options.timestamps is None
     conn.handle_segment(seg(PEER_ISS + 1, ISS + 1, ACK, 5000), b"", 0.1)
-    assert conn.state is State.ESTABLISHED
+    assert state_of(conn) is State.ESTABLISHED
     assert conn.snd.mss == 1200
     assert conn.segments_to_send(0.1) == []
 
@@ -134,6 +134,7 @@ def test_syn_retransmission_backs_off_then_times_out() -> None:
         assert hdr.flags == SYN and hdr.seq == ISS
     assert gaps == [1.0, 2.0, 4.0]
     deadline = conn.next_deadline()
+    assert deadline is not None
     assert deadline == pytest.approx(now + 8.0)
     conn.handle_timer(deadline)
     assert conn.state is State.CLOSED
@@ -196,7 +197,7 @@ def test_simultaneous_open() -> None:
     assert sa_a.flags == SYN | ACK and sa_a.seq == 100 and sa_a.ack == 901
     a.handle_segment(sa_b, b"", 0.0)
     b.handle_segment(sa_a, b"", 0.0)
-    assert a.state is State.ESTABLISHED and b.state is State.ESTABLISHED
+    assert state_of(a) is State.ESTABLISHED and state_of(b) is State.ESTABLISHED
     # Data flows afterwards.
     a.send(b"ping")
     for h, p in a.segments_to_send(0.0):

@@ -22,6 +22,7 @@ def test_rto_retransmits_and_backs_off() -> None:
     conn.send(b"data")
     ((_h, _),) = out(conn, 0.0)
     first = conn.next_deadline()
+    assert first is not None
     assert first == pytest.approx(1.0)
     now = first
     gaps = [first]

@@ -143,6 +143,7 @@ def test_lost_retransmission_with_no_ack_at_all_is_resent_once_by_the_probe_time
     # Nothing more comes back: the probe timer (2 * SRTT after the retransmission) resends
     # it once, well before the RTO.
     deadline = conn.next_deadline()
+    assert deadline is not None
     assert deadline == pytest.approx(t + 0.1)
     conn.handle_timer(deadline)
     assert sent(conn, deadline) == [(S + s, MSS)]

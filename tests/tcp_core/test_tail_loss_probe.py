@@ -43,6 +43,7 @@ def test_lost_last_segment_is_probed_at_two_srtt(sack: bool) -> None:
     rto = conn.snd.rtx_deadline
     assert rto is not None and rto == pytest.approx(T + SRTT + 0.2)
     pto = conn.next_deadline()
+    assert pto is not None
     assert pto == pytest.approx(T + SRTT + 2 * SRTT)
     conn.handle_timer(pto)
     # No new data to send: the probe is the last segment again, and the RTO restarts.
@@ -74,6 +75,7 @@ def test_probe_sends_new_data_when_it_can() -> None:
     # whatever cwnd says (RFC 8985 section 7.3).
     conn, f = flight(True, 4 * MSS, cwnd=2 * MSS)
     pto = conn.next_deadline()
+    assert pto is not None
     assert pto == pytest.approx(T + 2 * SRTT)
     conn.handle_timer(pto)
     assert sent(conn, pto) == [(f + 2000, MSS)]
@@ -103,6 +105,7 @@ def test_probe_timeout_with_a_known_hole_starts_recovery_instead() -> None:
     conn.handle_segment(seg(P, f, sack=((f + 1000, f + 3000),)), b"", T + SRTT)
     assert out(conn, T + SRTT) == [] and not conn.snd.in_recovery
     pto = conn.next_deadline()
+    assert pto is not None
     assert pto == pytest.approx(T + 2 * SRTT)
     conn.handle_timer(pto)
     assert sent(conn, pto) == [(f, MSS)]
