@@ -22,6 +22,7 @@ from usersock import sockopts
 from usersock.errors import Err, StackError, to_oserror
 from usersock.readiness import Readiness
 from usersock.stack.route import format_address
+from usersock.stack.wakeup import Waiter
 from usersock.transport.endpoint import Endpoint, wildcard
 from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
@@ -210,48 +211,75 @@ class SocketCore(_stdlib_socket.socket):
         """
         ep = self._endpoint()
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._stack.lock:
-            try:
-                if deadline is not None and timeout:
-                    ready = ep.writable if write else ep.readable
-                    while True:
-                        while not ready():
-                            remaining = deadline - time.monotonic()
-                            if remaining <= 0:
-                                raise TimeoutError("timed out")
-                            ep.wait(remaining)
-                        try:
-                            return op()
-                        except StackError as exc:
-                            if exc.err is not Err.WOULD_BLOCK:
-                                raise to_oserror(exc.err, exc.detail) from None
-                        if deadline - time.monotonic() <= 0:
-                            raise TimeoutError("timed out")
-                        ep.wait(deadline - time.monotonic())
-                while True:
-                    try:
-                        return op()
-                    except StackError as exc:
-                        if exc.err is not Err.WOULD_BLOCK:
-                            raise to_oserror(exc.err, exc.detail) from None
-                    if deadline is None:
-                        ep.wait(None)
-                        continue
-                    raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-            finally:
-                if self._ready is not None:
-                    self._sync()
+        stack = self._stack
+        wakes: list[Waiter] = []
+        try:
+            with stack.lock:
+                stack.defer_wakes()
+                try:
+                    return self._attempt(ep, op, deadline, timeout, write)
+                finally:
+                    if self._ready is not None:
+                        self._sync()
+                    wakes = stack.end_deferral()
+        finally:
+            for waiter in wakes:  # after the lock is released: see usersock.stack.wakeup
+                waiter.wake()
 
-    def _locked(self, op: Callable[[], T]) -> T:
-        """Run a non-blocking *op* under the lock, translating stack errors."""
-        with self._stack.lock:
+    def _attempt(
+        self,
+        ep: Endpoint,
+        op: Callable[[], T],
+        deadline: float | None,
+        timeout: float | None,
+        write: bool,
+    ) -> T:
+        """The body of :meth:`_call`, with the lock held."""
+        if deadline is not None and timeout:
+            ready = ep.writable if write else ep.readable
+            while True:
+                while not ready():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError("timed out")
+                    ep.wait(remaining)
+                try:
+                    return op()
+                except StackError as exc:
+                    if exc.err is not Err.WOULD_BLOCK:
+                        raise to_oserror(exc.err, exc.detail) from None
+                if deadline - time.monotonic() <= 0:
+                    raise TimeoutError("timed out")
+                ep.wait(deadline - time.monotonic())
+        while True:
             try:
                 return op()
             except StackError as exc:
-                raise to_oserror(exc.err, exc.detail) from None
-            finally:
-                if self._ready is not None:
-                    self._sync()
+                if exc.err is not Err.WOULD_BLOCK:
+                    raise to_oserror(exc.err, exc.detail) from None
+            if deadline is None:
+                ep.wait(None)
+                continue
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    def _locked(self, op: Callable[[], T]) -> T:
+        """Run a non-blocking *op* under the lock, translating stack errors."""
+        stack = self._stack
+        wakes: list[Waiter] = []
+        try:
+            with stack.lock:
+                stack.defer_wakes()
+                try:
+                    return op()
+                except StackError as exc:
+                    raise to_oserror(exc.err, exc.detail) from None
+                finally:
+                    if self._ready is not None:
+                        self._sync()
+                    wakes = stack.end_deferral()
+        finally:
+            for waiter in wakes:
+                waiter.wake()
 
     def _resolve(self, address: Any, for_bind: bool = False) -> tuple[bytes, int]:
         """Turn an ``(host, port[, flowinfo, scope_id])`` tuple into packed form."""

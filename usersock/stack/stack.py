@@ -8,6 +8,9 @@ Theory of operation (ARCHITECTURE.md section 3):
   that have something to send are marked dirty and flushed when the queue goes idle, so a
   burst of segments is answered by one ACK and a loopback ``send()`` has delivered its data
   and processed the ACK before it returns.
+* Threads block outside the lock on their own wake-up descriptor (:mod:`.wakeup`).
+  Wake-ups raised during a socket call are deferred until that call has released the lock
+  (:meth:`Stack.defer_wakes`), so the woken thread finds the lock and the GIL free.
 * Timers live in one heap. With a real clock, one daemon thread runs them, started lazily
   while timers are pending and stopped with the stack; with a :class:`ManualClock` there is
   no thread and ``clock.advance()`` fires them.
@@ -41,6 +44,7 @@ from usersock.stack.route import (
 )
 from usersock.stack.stats import Stats
 from usersock.stack.timers import Timed, TimerQueue
+from usersock.stack.wakeup import Waiter
 from usersock.wire.errors import MalformedPacket
 from usersock.wire.ipv4 import IPv4Header
 from usersock.wire.packet import Packet
@@ -186,6 +190,9 @@ class Stack:
         self._timer_cond = threading.Condition(self.lock)
         self._timer_thread: threading.Thread | None = None
         self._timer_wait_until: float | None = None
+        #: How many socket calls on this thread's lock hold defer wake-ups, and those waiting.
+        self._defer_depth = 0
+        self._pending_wakes: list[Waiter] = []
         self.closed = False
         self.network_protocols: dict[int, NetworkProtocol] = {}
         self.transport_protocols: dict[int, TransportProtocol] = {}
@@ -383,6 +390,53 @@ class Stack:
     def mark_dirty(self, endpoint: Flushable) -> None:
         """Ask for ``endpoint.flush(now)`` when the queue is next idle. Needs the lock."""
         self._dirty[endpoint] = None
+
+    # Waiting ----------------------------------------------------------------------------
+    def defer_wakes(self) -> None:
+        """Start deferring wake-ups (a socket call took the lock). Needs the lock; pair each
+        call with :meth:`end_deferral`."""
+        self._defer_depth += 1
+
+    def end_deferral(self) -> list[Waiter]:
+        """End one :meth:`defer_wakes`; at the outermost, return the wake-ups collected,
+        for the caller to :meth:`~.wakeup.Waiter.wake` once it has released the lock.
+        Needs the lock."""
+        self._defer_depth -= 1
+        if self._defer_depth or not self._pending_wakes:
+            return []
+        wakes = self._pending_wakes
+        self._pending_wakes = []
+        return wakes
+
+    def wake(self, waiters: list[Waiter]) -> None:
+        """Wake the threads of *waiters*: now, or when the socket call under way releases the
+        lock. Needs the lock."""
+        if self._defer_depth:
+            self._pending_wakes.extend(waiters)
+        else:
+            for waiter in waiters:
+                waiter.wake()
+
+    def block(self, waiter: Waiter, timeout: float | None) -> None:
+        """Release the lock (however deeply this thread holds it), send the deferred
+        wake-ups, wait on *waiter* up to *timeout* seconds, and take the lock back.
+
+        Needs the lock. The caller registers *waiter* where it will be woken first, and
+        re-checks its condition afterwards (the wait may end early or spuriously).
+        """
+        depth = self._defer_depth
+        wakes = self._pending_wakes
+        self._defer_depth = 0
+        self._pending_wakes = []
+        lock: Any = self.lock
+        saved = lock._release_save()
+        try:
+            for other in wakes:
+                other.wake()
+            waiter.block(timeout)
+        finally:
+            lock._acquire_restore(saved)
+            self._defer_depth = depth
 
     # Timers -----------------------------------------------------------------------------
     def now(self) -> float:

@@ -9,13 +9,13 @@ readiness watchers (the facade's readiness descriptors hook in there).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from usersock.errors import Err, StackError
 from usersock.stack.ports import PortOwner
 from usersock.stack.route import IPV4_ANY, IPV6_ANY
+from usersock.stack.wakeup import Waiter, current_waiter
 
 if TYPE_CHECKING:
     from usersock.stack.stack import Stack
@@ -62,8 +62,8 @@ class Endpoint:
             raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
         self.stack = stack
         self.version = version
-        self.cond = threading.Condition(stack.lock)
-        self.waiters = 0
+        #: Threads blocked on this endpoint (their wake-up descriptors).
+        self.waiting: list[Waiter] = []
         self.watchers: list[Callable[[], None]] = []
         self.local_addr: bytes | None = None
         self.local_port = 0
@@ -145,8 +145,10 @@ class Endpoint:
     # Waiting -------------------------------------------------------------------------------
     def notify(self) -> None:
         """Wake threads waiting on this endpoint and run the readiness watchers."""
-        if self.waiters:
-            self.cond.notify_all()
+        waiting = self.waiting
+        if waiting:
+            self.waiting = []
+            self.stack.wake(waiting)
         for watcher in self.watchers:
             watcher()
 
@@ -159,11 +161,13 @@ class Endpoint:
         The caller re-checks its condition afterwards; spurious wake-ups are harmless.
         """
         self.before_wait()
-        self.waiters += 1
+        waiter = current_waiter()
+        self.waiting.append(waiter)
         try:
-            self.cond.wait(timeout)
+            self.stack.block(waiter, timeout)
         finally:
-            self.waiters -= 1
+            if waiter in self.waiting:
+                self.waiting.remove(waiter)
 
     def readable(self) -> bool:
         raise NotImplementedError

@@ -1,0 +1,126 @@
+"""Thread wake-ups: a waiter's descriptor, deferred wake-ups in the stack, and wakes raised
+outside any socket call (a stack closing, a timer) reaching a blocked thread."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import usersock
+from usersock.link.loopback import Loopback
+from usersock.stack.wakeup import Waiter, current_waiter
+from usersock.transport.endpoint import Endpoint
+
+
+def test_a_wake_before_the_wait_is_kept() -> None:
+    waiter = Waiter()
+    try:
+        waiter.wake()
+        waiter.wake()
+        waiter.block(None)  # returns at once: the wake-up was stored
+        waiter.block(0)  # both were consumed by one read
+    finally:
+        waiter.close()
+
+
+def test_block_with_a_timeout_returns_without_a_wake() -> None:
+    waiter = Waiter()
+    try:
+        start = time.monotonic()
+        waiter.block(0.01)
+        assert time.monotonic() - start >= 0.005
+    finally:
+        waiter.close()
+
+
+def test_each_thread_has_its_own_waiter_closed_when_the_thread_ends() -> None:
+    seen: list[Waiter] = []
+
+    def run() -> None:
+        seen.append(current_waiter())
+        assert current_waiter() is seen[0]
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert current_waiter() is not seen[0]
+    fd = seen[0]._rfd
+    del seen[:]
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)
+
+
+def loopback_stack() -> usersock.Stack:
+    stack = usersock.Stack()
+    stack.create_nic(1, Loopback())
+    stack.add_address(1, "127.0.0.1/8")
+    return stack
+
+
+def wait_until_blocked(ep: Endpoint) -> None:
+    for _ in range(5000):
+        with ep.stack.lock:
+            if ep.waiting:
+                return
+        time.sleep(0.001)
+    raise AssertionError("the thread never blocked")
+
+
+def test_a_blocked_reader_is_woken_by_a_stack_closing_outside_any_socket_call() -> None:
+    stack = loopback_stack()
+    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 9000))
+    srv.listen()
+    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.connect(("127.0.0.1", 9000))
+    conn, _ = srv.accept()
+    outcome: list[object] = []
+
+    def reader() -> None:
+        try:
+            outcome.append(conn.recv(10))
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    ep = conn._ep
+    assert isinstance(ep, Endpoint)
+    wait_until_blocked(ep)
+    stack.close()  # aborts every connection and wakes its waiters, with no socket call under way
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    for s in (cli, conn, srv):
+        s.close()
+
+
+def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
+    stack = loopback_stack()
+    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 9001))
+    srv.listen()
+    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.connect(("127.0.0.1", 9001))
+    conn, _ = srv.accept()
+    got: list[bytes] = []
+    thread = threading.Thread(target=lambda: got.append(conn.recv(10)))
+    thread.start()
+    ep = conn._ep
+    assert isinstance(ep, Endpoint)
+    wait_until_blocked(ep)
+    cli.sendall(b"ping")
+    thread.join(timeout=10)
+    assert got == [b"ping"]
+    with stack.lock:
+        assert stack._defer_depth == 0
+        assert stack._pending_wakes == []
+    for s in (cli, conn, srv):
+        s.close()
+    stack.close()
