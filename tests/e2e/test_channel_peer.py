@@ -244,8 +244,22 @@ def test_the_answer_carries_the_ack_of_the_request(peer: Peer) -> None:
     assert peer.nothing_sent()
 
 
-def test_full_sized_segments_are_acked_without_waiting(peer: Peer) -> None:
+def test_every_second_full_sized_segment_is_acked_at_once(peer: Peer) -> None:
+    """RFC 5681 section 4.2: an ACK at least for every second full-sized segment."""
     _srv, _conn = handshake_to_listener(peer)
     peer.inject(ACK, b"x" * 1460)
-    ack, _ = peer.read()  # bulk data is acknowledged when the stack goes idle
+    assert peer.nothing_sent()  # one full-sized segment: the ACK may wait...
+    peer.seq += 1460
+    peer.inject(ACK, b"y" * 1460)
+    ack, _ = peer.read()  # ...but not past the second one
+    assert ack.ack == peer.seq + 1460
+    assert peer.nothing_sent()
+
+
+def test_a_lone_full_sized_segment_is_acked_within_ack_defer(peer: Peer) -> None:
+    _srv, _conn = handshake_to_listener(peer)
+    peer.inject(ACK, b"x" * 1460)
+    assert peer.nothing_sent()
+    peer.clock.advance(0.001)
+    ack, _ = peer.read()
     assert ack.ack == peer.seq + 1460

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 #: handshake, but a socket's send() waits for it to finish).
 SENDABLE = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
 IP_TCP_OVERHEAD = {4: 40, 6: 60}
-#: Longest an ACK for a small message waits for the application's answer to carry it.
+#: Longest an ACK waits for the application's answer, or a second full-sized segment.
 ACK_DEFER = 0.001
 
 
@@ -246,12 +246,13 @@ class TCPEndpoint(Endpoint):
         """Send the connection's pending segments (and a due ACK), re-arm its timer and
         wake waiters.
 
-        ACK piggybacking: the ACK for a small message (under one MSS since the last ACK)
-        waits up to :data:`ACK_DEFER` seconds for the application's answer to carry it, as
-        Linux's delayed ACK does for interactive traffic, so a request/response costs two
-        segments instead of four. It never waits longer than that, nor while a thread of
-        this socket blocks (:meth:`before_wait`), nor for full-sized segments (bulk data
-        is acknowledged when the stack goes idle).
+        Delayed ACK (RFC 5681 section 4.2, RFC 1122 section 4.2.3.2): while less than two
+        full-sized segments arrived since the last ACK, the ACK waits up to
+        :data:`ACK_DEFER` seconds for the application's answer to carry it, or for the
+        second full-sized segment, as Linux's delayed ACK does. So a request/response costs
+        two segments instead of four, and bulk data one ACK per two segments. It never
+        waits longer than that (RFC 5681 allows 500 ms), nor while a thread of this socket
+        blocks (:meth:`before_wait`), nor once two full-sized segments are unacknowledged.
         """
         conn = self.conn
         if conn is None:
@@ -261,7 +262,7 @@ class TCPEndpoint(Endpoint):
         if (
             rcv.ack_pending
             and not rcv.ack_now
-            and rcv.unacked_bytes < rcv.mss
+            and rcv.unacked_bytes < 2 * rcv.mss
             and conn.state is State.ESTABLISHED
             and (deadline is None or now < deadline)
         ):

@@ -25,8 +25,9 @@ ACK policy (RFC 9293 section 3.8.6.3, RFC 5681 section 4.2):
 * out-of-order, duplicate or hole-filling segments and FINs are acknowledged at once (these
   duplicate ACKs drive the peer's fast retransmit);
 * with ``delayed_ack == 0`` in-sequence data only marks an ACK pending: it leaves with the
-  next segment we send, or when the stack goes idle and calls ``flush_ack`` — which on the
-  in-process loopback means one ACK per burst and never a stall;
+  next segment we send, or when the stack goes idle and calls ``flush_ack`` (the TCP
+  endpoint holds it back up to 1 ms while less than two full-sized segments are
+  unacknowledged, for the answer to carry it; see ``TCPEndpoint.flush``) — so never a stall;
 * with ``delayed_ack > 0`` a timer bounds the delay, and every second full-sized segment is
   acknowledged at once.
 
