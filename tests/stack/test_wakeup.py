@@ -124,3 +124,27 @@ def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
     for s in (cli, conn, srv):
         s.close()
     stack.close()
+
+
+def test_the_timer_thread_fires_a_timer_armed_while_it_sleeps_on_a_later_one() -> None:
+    stack = usersock.Stack()
+    fired: list[str] = []
+    soon = threading.Event()
+    try:
+        stack.call_later(30.0, lambda: fired.append("late"))
+        for _ in range(5000):  # let the timer thread start and go to sleep
+            with stack.lock:
+                if stack._timer_wait_until is not None:
+                    break
+            time.sleep(0.001)
+
+        def early() -> None:
+            fired.append("early")
+            soon.set()
+
+        stack.call_later(0.01, early)
+        assert soon.wait(timeout=10)
+        assert fired == ["early"]
+    finally:
+        stack.close()
+    assert stack._timer_thread is None

@@ -44,7 +44,7 @@ from usersock.stack.route import (
 )
 from usersock.stack.stats import Stats
 from usersock.stack.timers import Timed, TimerQueue
-from usersock.stack.wakeup import Waiter
+from usersock.stack.wakeup import Waiter, current_waiter
 from usersock.wire.errors import MalformedPacket
 from usersock.wire.ipv4 import IPv4Header
 from usersock.wire.packet import Packet
@@ -53,6 +53,8 @@ logger = logging.getLogger("usersock.stack")
 
 #: Seconds the timer thread waits for new timers before it exits.
 TIMER_THREAD_LINGER = 1.0
+#: Longest the timer thread sleeps while timers are pending (see ``Stack._timer_loop``).
+TIMER_SLICE = 0.1
 
 
 class NetworkProtocol(Protocol):
@@ -187,7 +189,8 @@ class Stack:
         self._dirty: dict[Flushable, None] = {}
         self._draining = False
         self._timers = TimerQueue()
-        self._timer_cond = threading.Condition(self.lock)
+        #: The timer thread's wake-up descriptor while it runs (woken like socket waiters).
+        self._timer_waiter: Waiter | None = None
         self._timer_thread: threading.Thread | None = None
         self._timer_wait_until: float | None = None
         #: How many socket calls on this thread's lock hold defer wake-ups, and those waiting.
@@ -452,10 +455,16 @@ class Stack:
                     target=self._timer_loop, name="usersock-timers", daemon=True
                 )
                 self._timer_thread.start()
-            elif self._timer_wait_until is None or (
-                deadline is not None and (deadline < self._timer_wait_until)
-            ):
-                self._timer_cond.notify()
+            else:
+                waiting_until = self._timer_wait_until
+                waiter = self._timer_waiter
+                if (
+                    waiter is not None
+                    and waiting_until is not None
+                    and deadline is not None
+                    and deadline < waiting_until
+                ):
+                    self.wake([waiter])  # it sleeps past the new deadline
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None:
         """Run *callback* under the lock after *delay* seconds of stack time."""
@@ -480,7 +489,12 @@ class Stack:
             self.process()
 
     def _timer_loop(self) -> None:
+        waiter = current_waiter()
+        wakes: list[Waiter] = []
         with self.lock:
+            self._timer_waiter = waiter
+            # Wake-ups raised by timers go out when this thread next releases the lock.
+            self.defer_wakes()
             try:
                 while not self.closed:
                     deadline = self._timers.next_deadline()
@@ -488,21 +502,31 @@ class Stack:
                         # Linger before exiting: request/response traffic arms and clears
                         # timers constantly, and a thread start per round trip is costly.
                         self._timer_wait_until = float("inf")
-                        self._timer_cond.wait(TIMER_THREAD_LINGER)
+                        self.block(waiter, TIMER_THREAD_LINGER)
                         self._timer_wait_until = None
                         if self._timers.next_deadline() is None:
-                            return
+                            break
                         continue
-                    delay = deadline - self.clock.now()
+                    now = self.clock.now()
+                    delay = deadline - now
                     if delay > 0:
-                        self._timer_wait_until = deadline
-                        self._timer_cond.wait(delay)
+                        # Sleep at most TIMER_SLICE: a deadline armed later than that needs
+                        # no wake-up (schedule() wakes this thread only for one due before
+                        # it would look again), and most are (RTO, TIME-WAIT, keepalive).
+                        if delay > TIMER_SLICE:
+                            delay = TIMER_SLICE
+                        self._timer_wait_until = now + delay
+                        self.block(waiter, delay)
                         self._timer_wait_until = None
                         continue
                     self.fire_due_timers()
             finally:
                 self._timer_thread = None
                 self._timer_wait_until = None
+                self._timer_waiter = None
+                wakes = self.end_deferral()
+        for other in wakes:
+            other.wake()
 
     # Lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -519,7 +543,8 @@ class Stack:
             self.closed = True
             self._timers.clear()
             self._queue.clear()
-            self._timer_cond.notify_all()
+            if self._timer_waiter is not None:
+                self._timer_waiter.wake()
             thread = self._timer_thread
             for nic in self.nics.values():
                 nic.link.close()
