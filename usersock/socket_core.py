@@ -158,9 +158,16 @@ class SocketCore(_stdlib_socket.socket):
                 _endpoint = kind(self._stack, _VERSION[family])
         self._ep = _endpoint
         self._closed = False
+        self._note_blocking()
         network.track(self)
 
     # Plumbing ------------------------------------------------------------------------------
+    def _note_blocking(self) -> None:
+        """Tell a TCP endpoint whether its socket blocks (it paces held-back ACKs by it)."""
+        ep = self._ep
+        if isinstance(ep, TCPEndpoint):
+            ep.blocking_owner = self._vtimeout != 0.0
+
     @property
     def family(self) -> _stdlib_socket.AddressFamily:
         return self._vfamily
@@ -476,6 +483,7 @@ class SocketCore(_stdlib_socket.socket):
             if value > 9.2e18:
                 raise OverflowError("timestamp out of range for platform time_t")
         self._vtimeout = value
+        self._note_blocking()
         if self._real:
             super().settimeout(value)
 

@@ -117,6 +117,7 @@ class socket(SocketCore):
         )
         if _stdlib_socket.getdefaulttimeout() is None and self._vtimeout:
             sock._vtimeout = None
+            sock._note_blocking()
         with self._stack.lock:
             return sock, self._format(child.remote_addr, child.remote_port)
 

@@ -15,6 +15,7 @@ import usersock
 from usersock.link.loopback import Loopback
 from usersock.stack.wakeup import Waiter, current_waiter
 from usersock.transport.endpoint import Endpoint
+from usersock.transport.tcp.endpoint import TCPEndpoint
 
 
 def test_a_wake_before_the_wait_is_kept() -> None:
@@ -148,3 +149,61 @@ def test_the_timer_thread_fires_a_timer_armed_while_it_sleeps_on_a_later_one() -
     finally:
         stack.close()
     assert stack._timer_thread is None
+
+
+class _Probe:
+    """A timed object recording when it fired."""
+
+    def __init__(self) -> None:
+        self.timer_deadline: float | None = None
+        self.timer_queued: float | None = None
+        self.fired = threading.Event()
+
+    def on_timer(self, now: float) -> None:
+        self.fired.set()
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_timer_armed_lazily_or_not_fires_while_the_thread_sleeps(lazy: bool) -> None:
+    stack = usersock.Stack()
+    try:
+        stack.call_later(30.0, lambda: None)  # the timer thread runs and sleeps
+        for _ in range(5000):
+            with stack.lock:
+                if stack._timer_wait_until is not None:
+                    break
+            time.sleep(0.001)
+        probe = _Probe()
+        with stack.lock:
+            stack.schedule(probe, stack.now() + 0.001, lazy=lazy)
+        assert probe.fired.wait(timeout=10)
+    finally:
+        stack.close()
+
+
+def test_a_held_back_ack_of_a_blocking_socket_leaves_without_any_socket_call() -> None:
+    """The owner of a blocking socket neither reads nor answers: the ACK still goes out
+    (the lazily armed backstop timer), so the sender's data is acknowledged."""
+    stack = loopback_stack()
+    try:
+        srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(("127.0.0.1", 9002))
+        srv.listen()
+        cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+        cli.connect(("127.0.0.1", 9002))
+        conn, _ = srv.accept()
+        cli.sendall(b"small")
+        ep = cli._ep
+        assert isinstance(ep, TCPEndpoint) and ep.conn is not None
+        for _ in range(10000):
+            with stack.lock:
+                if ep.conn.snd.flight() == 0:
+                    break
+            time.sleep(0.001)
+        with stack.lock:
+            assert ep.conn.snd.flight() == 0
+        assert conn.recv(10) == b"small"
+        for s in (cli, conn, srv):
+            s.close()
+    finally:
+        stack.close()

@@ -53,8 +53,9 @@ logger = logging.getLogger("usersock.stack")
 
 #: Seconds the timer thread waits for new timers before it exits.
 TIMER_THREAD_LINGER = 1.0
-#: Longest the timer thread sleeps while timers are pending (see ``Stack._timer_loop``).
-TIMER_SLICE = 0.1
+#: Longest the timer thread sleeps (see ``Stack._timer_loop``): a timer armed lazily fires at
+#: most this late. 40 ms is Linux's shortest delayed-ACK timeout.
+TIMER_SLICE = 0.04
 
 
 class NetworkProtocol(Protocol):
@@ -445,8 +446,14 @@ class Stack:
     def now(self) -> float:
         return self.clock.now()
 
-    def schedule(self, obj: Timed, deadline: float | None) -> None:
-        """Arm *obj*'s timer for *deadline* (``None`` disarms). Needs the stack lock."""
+    def schedule(self, obj: Timed, deadline: float | None, lazy: bool = False) -> None:
+        """Arm *obj*'s timer for *deadline* (``None`` disarms). Needs the stack lock.
+
+        With a real clock the timer thread is woken when it sleeps past *deadline*, unless
+        *lazy*: then the timer may fire up to :data:`TIMER_SLICE` late, for a deadline that
+        something else usually makes moot first (a held-back ACK), which saves the thread a
+        wake-up each time.
+        """
         if self._timers.arm(obj, deadline) and not self.clock.manual and not self.closed:
             if self._timer_thread is None:
                 if sys.is_finalizing():
@@ -459,7 +466,8 @@ class Stack:
                 waiting_until = self._timer_wait_until
                 waiter = self._timer_waiter
                 if (
-                    waiter is not None
+                    not lazy
+                    and waiter is not None
                     and waiting_until is not None
                     and deadline is not None
                     and deadline < waiting_until
@@ -495,18 +503,24 @@ class Stack:
             self._timer_waiter = waiter
             # Wake-ups raised by timers go out when this thread next releases the lock.
             self.defer_wakes()
+            idle_since: float | None = None
             try:
                 while not self.closed:
                     deadline = self._timers.next_deadline()
                     if deadline is None:
                         # Linger before exiting: request/response traffic arms and clears
                         # timers constantly, and a thread start per round trip is costly.
-                        self._timer_wait_until = float("inf")
-                        self.block(waiter, TIMER_THREAD_LINGER)
-                        self._timer_wait_until = None
-                        if self._timers.next_deadline() is None:
+                        # Look every TIMER_SLICE meanwhile, for timers armed lazily.
+                        now = self.clock.now()
+                        if idle_since is None:
+                            idle_since = now
+                        elif now - idle_since >= TIMER_THREAD_LINGER:
                             break
+                        self._timer_wait_until = now + TIMER_SLICE
+                        self.block(waiter, TIMER_SLICE)
+                        self._timer_wait_until = None
                         continue
+                    idle_since = None
                     now = self.clock.now()
                     delay = deadline - now
                     if delay > 0:

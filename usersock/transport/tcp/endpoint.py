@@ -67,6 +67,8 @@ class TCPEndpoint(Endpoint):
         self.retransmissions_counted = 0
         self.reset_error: Err | None = None
         self.ack_defer_deadline: float | None = None
+        #: The socket above is in blocking mode (with or without a timeout); see flush().
+        self.blocking_owner = True
 
     # Opening -------------------------------------------------------------------------------
     def connect(self, addr: bytes, port: int) -> Err:
@@ -278,9 +280,14 @@ class TCPEndpoint(Endpoint):
             self.stack.stats.tcp_retransmissions += retransmissions - self.retransmissions_counted
             self.retransmissions_counted = retransmissions
         wake = next_deadline(conn)
+        lazy = False
         if self.ack_defer_deadline is not None and (wake is None or self.ack_defer_deadline < wake):
             wake = self.ack_defer_deadline
-        self.stack.schedule(self, wake)
+            # A blocking socket's owner reads with recv(), whose wait sends the ACK
+            # (before_wait), or answers with data that carries it: the timer is only a
+            # backstop. A non-blocking one may sit in select() meanwhile: keep it exact.
+            lazy = self.blocking_owner
+        self.stack.schedule(self, wake, lazy)
         self._after_event()
 
     def before_wait(self) -> None:
