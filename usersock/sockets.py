@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import _socket
 import errno
+import operator
 import os
 import socket as _stdlib_socket
 import time
@@ -277,10 +278,18 @@ class socket(SocketCore):
         """Receive up to *bufsize* bytes; ``b""`` at EOF. ``MSG_WAITALL`` waits for all."""
         if self._real:
             return super().recv(bufsize, flags)
+        bufsize = operator.index(bufsize)  # TypeError for a float, as CPython
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         if bufsize == 0:
             return b""  # CPython answers without a system call: nothing is consumed
+        if not flags & _MSG_WAITALL:
+            # Straight from the receive queue: one copy of what is there, never a buffer of
+            # *bufsize* bytes (asyncio asks for 256 KiB at a time).
+            peek, timeout = self._recv_flags(flags)
+            ep = self._endpoint()
+            if isinstance(ep, TCPEndpoint):
+                return self._call(lambda: ep.recv(bufsize, peek), timeout)
         buf = bytearray(bufsize)
         n = self.recv_into(buf, bufsize, flags)
         return bytes(buf[:n]) if n != bufsize else bytes(buf)

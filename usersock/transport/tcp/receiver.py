@@ -425,9 +425,20 @@ class Receiver:
             if not peek:
                 self._consume(n)
             return data
-        out = bytearray(n if n < self.queued else self.queued)
-        got = self.read_into(out, len(out), peek)
-        return bytes(out[:got]) if got != len(out) else bytes(out)
+        if n > self.queued:
+            n = self.queued
+        parts: list[memoryview] = []
+        need = n
+        for piece in queue:
+            if len(piece) >= need:
+                parts.append(piece[:need])
+                break
+            parts.append(piece)
+            need -= len(piece)
+        data = b"".join(parts)
+        if not peek:
+            self._consume(n)
+        return data
 
     def read_into(self, dest: bytearray | memoryview, n: int, peek: bool) -> int:
         """Copy up to *n* bytes (all of *dest* if *n* <= 0) straight into *dest*; consumed
