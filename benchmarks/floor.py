@@ -1,14 +1,17 @@
 """``python -m benchmarks.floor``: what pure Python itself costs under the benchmark scenarios.
 
 usersock runs every socket call in Python, and a blocking call made in one thread is
-completed by another thread through the stack's lock and a condition variable. These
-measurements put a floor under that design on this machine, with no networking at all:
+completed by another thread through the stack's lock and a wake-up. These measurements put a
+floor under that design on this machine, with no networking at all:
 
 - ``cond_rtt_us``: two threads echo one item back and forth through deques guarded by one
   shared ``threading.RLock``, with one ``threading.Condition`` per direction
   (``notify_all``): µs per round trip. The hand-off a blocking socket call costs.
 - ``lock_rtt_us``: the same echo handed off with two bare ``_thread.allocate_lock()`` locks
-  (release/acquire ping-pong): the cheapest thread hand-off Python has.
+  (release/acquire ping-pong).
+- ``eventfd_rtt_us``: the same echo through deques under one shared lock, each thread
+  blocking on its own eventfd, which the other writes after releasing the lock (``os``
+  writes it without the GIL): the hand-off usersock makes (``usersock.stack.wakeup``).
 - ``kernel_rtt_us``: the same 1-byte echo between two threads over a real 127.0.0.1 TCP
   connection (``TCP_NODELAY``), for comparison in the same run.
 - ``call_ns``: one empty method call ``o.m()``; ``lock_ns``: one ``with rlock: pass`` on an
@@ -28,6 +31,7 @@ import json
 import math
 import os
 import platform
+import select
 import shlex
 import socket
 import statistics
@@ -48,7 +52,7 @@ TIMEOUT = 10.0
 #: ``call_ns`` and ``lock_ns`` time this many statements per round trip of ``--count``.
 CALLS_PER_COUNT = 50
 #: The two thread hand-off floors, compared with the kernel's round trip.
-HANDOFFS = ("cond_rtt_us", "lock_rtt_us")
+HANDOFFS = ("cond_rtt_us", "lock_rtt_us", "eventfd_rtt_us")
 KERNEL_KEY = "kernel_rtt_us"
 
 
@@ -64,6 +68,7 @@ class Floor:
 FLOORS = (
     Floor("cond_rtt_us", "µs/round trip", "RLock + Condition per direction, 2 threads"),
     Floor("lock_rtt_us", "µs/round trip", "two bare locks, 2 threads"),
+    Floor("eventfd_rtt_us", "µs/round trip", "lock + eventfd written unlocked, 2 threads"),
     Floor("kernel_rtt_us", "µs/round trip", "1 B over kernel TCP 127.0.0.1, 2 threads"),
     Floor("call_ns", "ns/call", "empty method call o.m()"),
     Floor("lock_ns", "ns", "with rlock: pass, uncontended"),
@@ -224,6 +229,67 @@ def lock_rtt_us(count: int) -> float:
     return _run_echo(echo, ping, count)
 
 
+def eventfd_rtt_us(count: int) -> float:
+    """Mean µs per round trip of one item echoed *count* times between two threads through
+    two deques under one shared lock; a thread with nothing to take registers its eventfd
+    and blocks reading it, and the other writes that eventfd after releasing the lock — the
+    wake-up usersock uses (``usersock.stack.wakeup``). A pipe stands in without eventfd."""
+    lock = threading.Lock()
+    queues: dict[str, deque[object]] = {"echo": deque(), "ping": deque()}
+    waiting: dict[str, tuple[int, int] | None] = {"echo": None, "ping": None}
+
+    def put(to: str, item: object) -> None:
+        with lock:
+            queues[to].append(item)
+            target, waiting[to] = waiting[to], None
+        if target is not None:  # written with the lock released; os drops the GIL
+            if target[0] == target[1]:
+                os.eventfd_write(target[1], 1)
+            else:
+                os.write(target[1], b"\1")
+
+    def get(me: str, fds: tuple[int, int]) -> object:
+        for _ in range(4):  # every wake-up comes with an item: a few tries are plenty
+            with lock:
+                if queues[me]:
+                    return queues[me].popleft()
+                waiting[me] = fds
+            if not select.select([fds[0]], [], [], TIMEOUT)[0]:
+                raise TimeoutError(f"eventfd: no hand-off to the {me} thread")
+            os.read(fds[0], 8)
+        raise RuntimeError("eventfd: woken without an item")
+
+    def descriptors() -> tuple[int, int]:
+        if hasattr(os, "eventfd"):
+            fd = os.eventfd(0)
+            return fd, fd
+        return os.pipe()
+
+    def closing(fds: tuple[int, int]) -> None:
+        for fd in set(fds):
+            os.close(fd)
+
+    def echo() -> None:
+        fds = descriptors()
+        try:
+            for _ in range(count):
+                put("ping", get("echo", fds))
+        finally:
+            closing(fds)
+
+    def ping() -> None:
+        fds = descriptors()
+        try:
+            item = object()
+            for _ in range(count):
+                put("echo", item)
+                item = get("ping", fds)
+        finally:
+            closing(fds)
+
+    return _run_echo(echo, ping, count)
+
+
 def _kernel_pair() -> tuple[socket.socket, socket.socket, socket.socket]:
     """(listener, client, accepted) of one kernel TCP connection on 127.0.0.1 with
     ``TCP_NODELAY`` on both ends. Blocking sockets (as in the ``ping1`` scenario) whose
@@ -303,6 +369,7 @@ def measure_once(count: int) -> dict[str, float]:
     runs: tuple[tuple[str, Callable[[int], float], int], ...] = (
         ("cond_rtt_us", cond_rtt_us, count),
         ("lock_rtt_us", lock_rtt_us, count),
+        ("eventfd_rtt_us", eventfd_rtt_us, count),
         ("kernel_rtt_us", kernel_rtt_us, count),
         ("call_ns", call_ns, calls),
         ("lock_ns", lock_ns, calls),

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import floor  # noqa: E402
 
-KEYS = ["cond_rtt_us", "lock_rtt_us", "kernel_rtt_us", "call_ns", "lock_ns"]
+KEYS = ["cond_rtt_us", "lock_rtt_us", "eventfd_rtt_us", "kernel_rtt_us", "call_ns", "lock_ns"]
 
 
 def positive_finite(x: object) -> bool:
@@ -29,7 +29,14 @@ def positive_finite(x: object) -> bool:
 
 @pytest.mark.parametrize(
     "func",
-    [floor.cond_rtt_us, floor.lock_rtt_us, floor.kernel_rtt_us, floor.call_ns, floor.lock_ns],
+    [
+        floor.cond_rtt_us,
+        floor.lock_rtt_us,
+        floor.eventfd_rtt_us,
+        floor.kernel_rtt_us,
+        floor.call_ns,
+        floor.lock_ns,
+    ],
 )
 def test_each_measurement_gives_a_positive_finite_float(func: Callable[[int], float]) -> None:
     assert positive_finite(func(200))
