@@ -60,7 +60,7 @@ def test_measure_and_summarize_have_every_figure() -> None:
             assert not extra & set(r)
     text = floor.table(results)
     assert all(key in text for key in KEYS)
-    assert text.count("2x kernel target = ") == 2
+    assert text.count("2x kernel target = ") == len(floor.HANDOFFS)
 
 
 def test_main_tiny_writes_the_json(tmp_path: Path) -> None:
