@@ -22,7 +22,7 @@ from usersock import sockopts
 from usersock.errors import Err, StackError, to_oserror
 from usersock.readiness import Readiness
 from usersock.stack.route import format_address
-from usersock.stack.wakeup import Waiter
+from usersock.stack.wakeup import Waiter, wake_all
 from usersock.transport.endpoint import Endpoint, wildcard
 from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
@@ -222,16 +222,18 @@ class SocketCore(_stdlib_socket.socket):
         wakes: list[Waiter] = []
         try:
             with stack.lock:
-                stack.defer_wakes()
+                depth = stack.defer_depth
                 try:
+                    stack.defer_depth = depth + 1
                     return self._attempt(ep, op, deadline, timeout, write)
                 finally:
+                    stack.defer_depth = depth  # first, and no call: see Stack.take_wakes
+                    if not depth and stack.pending_wakes:
+                        wakes = stack.take_wakes()
                     if self._ready is not None:
                         self._sync()
-                    wakes = stack.end_deferral()
         finally:
-            for waiter in wakes:  # after the lock is released: see usersock.stack.wakeup
-                waiter.wake()
+            wake_all(wakes)  # after the lock is released: see usersock.stack.wakeup
 
     def _attempt(
         self,
@@ -275,18 +277,20 @@ class SocketCore(_stdlib_socket.socket):
         wakes: list[Waiter] = []
         try:
             with stack.lock:
-                stack.defer_wakes()
+                depth = stack.defer_depth
                 try:
+                    stack.defer_depth = depth + 1
                     return op()
                 except StackError as exc:
                     raise to_oserror(exc.err, exc.detail) from None
                 finally:
+                    stack.defer_depth = depth
+                    if not depth and stack.pending_wakes:
+                        wakes = stack.take_wakes()
                     if self._ready is not None:
                         self._sync()
-                    wakes = stack.end_deferral()
         finally:
-            for waiter in wakes:
-                waiter.wake()
+            wake_all(wakes)
 
     def _resolve(self, address: Any, for_bind: bool = False) -> tuple[bytes, int]:
         """Turn an ``(host, port[, flowinfo, scope_id])`` tuple into packed form."""

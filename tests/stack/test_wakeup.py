@@ -120,8 +120,8 @@ def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
     thread.join(timeout=10)
     assert got == [b"ping"]
     with stack.lock:
-        assert stack._defer_depth == 0
-        assert stack._pending_wakes == []
+        assert stack.defer_depth == 0
+        assert stack.pending_wakes == []
     for s in (cli, conn, srv):
         s.close()
     stack.close()
@@ -205,5 +205,106 @@ def test_a_held_back_ack_of_a_blocking_socket_leaves_without_any_socket_call() -
         assert conn.recv(10) == b"small"
         for s in (cli, conn, srv):
             s.close()
+    finally:
+        stack.close()
+
+
+def test_data_released_by_the_ack_a_reader_sends_before_blocking_wakes_that_reader() -> None:
+    """before_wait() sends the held-back ACK; the peer's Nagle-held byte then arrives during
+    the same drain. The reader is registered first, so that arrival wakes it (on a manual
+    clock no timer would ever come to the rescue)."""
+    stack = usersock.Stack(clock=usersock.ManualClock())
+    stack.create_nic(1, Loopback())
+    stack.add_address(1, "127.0.0.1/8")
+    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 9003))
+    srv.listen()
+    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.connect(("127.0.0.1", 9003))
+    conn, _ = srv.accept()
+    cli.sendall(b"w")  # settle the first window update
+    assert conn.recv(1) == b"w"
+    conn.sendall(b"w")
+    assert cli.recv(1) == b"w"
+    cli.send(b"a")  # conn holds its ACK back
+    cli.send(b"b")  # Nagle: held until "a" is acknowledged
+    assert conn.recv(1) == b"a"
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(conn.recv(1)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert got == [b"b"]
+    for s in (cli, conn, srv):
+        s.close()
+    stack.close()
+
+
+def test_a_non_lazy_deadline_wakes_the_timer_thread_even_behind_a_lazy_one() -> None:
+    stack = usersock.Stack()
+    woken: list[Waiter] = []
+    real_wake = stack.wake
+
+    def recording_wake(waiters: list[Waiter]) -> None:
+        woken.extend(waiters)
+        real_wake(waiters)
+
+    stack.wake = recording_wake  # type: ignore[method-assign]
+    try:
+        stack.call_later(30.0, lambda: None)
+        for _ in range(5000):
+            with stack.lock:
+                if stack._timer_wait_until is not None:
+                    break
+            time.sleep(0.001)
+        lazy, exact = _Probe(), _Probe()
+        with stack.lock:
+            timer_waiter = stack._timer_waiter
+            now = stack.now()
+            stack.schedule(lazy, now + 0.001, lazy=True)
+            assert timer_waiter not in woken
+            stack.schedule(exact, now + 0.002)
+            assert timer_waiter is not None and timer_waiter in woken
+        assert exact.fired.wait(timeout=10)
+    finally:
+        stack.close()
+
+
+def test_a_wait_longer_than_poll_can_take_is_accepted() -> None:
+    waiter = Waiter()
+    try:
+        waiter.wake()
+        waiter.block(30 * 86400.0)  # 30 days: more milliseconds than a C int holds
+    finally:
+        waiter.close()
+
+
+@pytest.mark.parametrize("exc", [ValueError("boom"), KeyboardInterrupt()])
+def test_an_exception_in_a_socket_call_leaves_no_deferral_behind(exc: BaseException) -> None:
+    stack = loopback_stack()
+    sock = stack.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def failing() -> None:
+        raise exc
+
+    try:
+        with pytest.raises(type(exc)):
+            sock._locked(failing)
+        with pytest.raises(type(exc)):
+            sock._call(failing, None)
+        with stack.lock:
+            assert stack.defer_depth == 0
+    finally:
+        sock.close()
+        stack.close()
+
+
+def test_after_fork_a_stack_forgets_the_parent_threads() -> None:
+    stack = loopback_stack()
+    try:
+        stack.call_later(30.0, lambda: None)
+        with stack.lock:
+            stack._forget_threads()
+            assert stack._timer_thread is None and stack._timer_waiter is None
+            assert stack.defer_depth == 0 and stack.pending_wakes == []
     finally:
         stack.close()

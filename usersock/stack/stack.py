@@ -10,7 +10,7 @@ Theory of operation (ARCHITECTURE.md section 3):
   and processed the ACK before it returns.
 * Threads block outside the lock on their own wake-up descriptor (:mod:`.wakeup`).
   Wake-ups raised during a socket call are deferred until that call has released the lock
-  (:meth:`Stack.defer_wakes`), so the woken thread finds the lock and the GIL free.
+  (:meth:`Stack.take_wakes`), so the woken thread finds the lock and the GIL free.
 * Timers live in one heap. With a real clock, one daemon thread runs them, started lazily
   while timers are pending and stopped with the stack; with a :class:`ManualClock` there is
   no thread and ``clock.advance()`` fires them.
@@ -22,8 +22,10 @@ protocols (by IP protocol number) are injected as factories taking the stack.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ from usersock.stack.route import (
 )
 from usersock.stack.stats import Stats
 from usersock.stack.timers import Timed, TimerQueue
-from usersock.stack.wakeup import Waiter, current_waiter
+from usersock.stack.wakeup import Waiter, current_waiter, wake_all
 from usersock.wire.errors import MalformedPacket
 from usersock.wire.ipv4 import IPv4Header
 from usersock.wire.packet import Packet
@@ -56,6 +58,18 @@ TIMER_THREAD_LINGER = 1.0
 #: Longest the timer thread sleeps (see ``Stack._timer_loop``): a timer armed lazily fires at
 #: most this late. 40 ms is Linux's shortest delayed-ACK timeout.
 TIMER_SLICE = 0.04
+
+
+#: Every live stack, for the after-fork reset.
+_STACKS: weakref.WeakSet[Stack] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for stack in list(_STACKS):
+        stack._forget_threads()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class NetworkProtocol(Protocol):
@@ -194,9 +208,9 @@ class Stack:
         self._timer_waiter: Waiter | None = None
         self._timer_thread: threading.Thread | None = None
         self._timer_wait_until: float | None = None
-        #: How many socket calls on this thread's lock hold defer wake-ups, and those waiting.
-        self._defer_depth = 0
-        self._pending_wakes: list[Waiter] = []
+        #: Nesting of socket calls deferring wake-ups (see take_wakes), and those deferred.
+        self.defer_depth = 0
+        self.pending_wakes: list[Waiter] = []
         self.closed = False
         self.network_protocols: dict[int, NetworkProtocol] = {}
         self.transport_protocols: dict[int, TransportProtocol] = {}
@@ -208,6 +222,7 @@ class Stack:
             self.transport_protocols[transport.number] = transport
         if self.clock.manual:
             self.clock.attach(self)
+        _STACKS.add(self)
 
     # Configuration ----------------------------------------------------------------------
     def create_nic(self, nic_id: int, link: LinkEndpoint, name: str = "") -> NIC:
@@ -396,30 +411,26 @@ class Stack:
         self._dirty[endpoint] = None
 
     # Waiting ----------------------------------------------------------------------------
-    def defer_wakes(self) -> None:
-        """Start deferring wake-ups (a socket call took the lock). Needs the lock; pair each
-        call with :meth:`end_deferral`."""
-        self._defer_depth += 1
+    def take_wakes(self) -> list[Waiter]:
+        """The wake-ups deferred so far, for the caller to send with
+        :func:`~.wakeup.wake_all` once it has released the lock. Needs the lock.
 
-    def end_deferral(self) -> list[Waiter]:
-        """End one :meth:`defer_wakes`; at the outermost, return the wake-ups collected,
-        for the caller to :meth:`~.wakeup.Waiter.wake` once it has released the lock.
-        Needs the lock."""
-        self._defer_depth -= 1
-        if self._defer_depth or not self._pending_wakes:
-            return []
-        wakes = self._pending_wakes
-        self._pending_wakes = []
+        Deferral protocol (a socket call, and the timer thread): under the lock read
+        ``depth = stack.defer_depth``; in a ``try`` set ``stack.defer_depth = depth + 1``;
+        in its ``finally`` first restore ``stack.defer_depth = depth`` (a plain store, so no
+        signal handler's exception can come between), then, at depth 0, take the wake-ups.
+        """
+        wakes = self.pending_wakes
+        self.pending_wakes = []
         return wakes
 
     def wake(self, waiters: list[Waiter]) -> None:
         """Wake the threads of *waiters*: now, or when the socket call under way releases the
         lock. Needs the lock."""
-        if self._defer_depth:
-            self._pending_wakes.extend(waiters)
+        if self.defer_depth:
+            self.pending_wakes.extend(waiters)
         else:
-            for waiter in waiters:
-                waiter.wake()
+            wake_all(waiters)
 
     def block(self, waiter: Waiter, timeout: float | None) -> None:
         """Release the lock (however deeply this thread holds it), send the deferred
@@ -428,19 +439,20 @@ class Stack:
         Needs the lock. The caller registers *waiter* where it will be woken first, and
         re-checks its condition afterwards (the wait may end early or spuriously).
         """
-        depth = self._defer_depth
-        wakes = self._pending_wakes
-        self._defer_depth = 0
-        self._pending_wakes = []
+        depth = self.defer_depth
+        wakes = self.pending_wakes
+        self.defer_depth = 0
+        self.pending_wakes = []
         lock: Any = self.lock
-        saved = lock._release_save()
         try:
-            for other in wakes:
-                other.wake()
-            waiter.block(timeout)
+            saved = lock._release_save()
+            try:
+                wake_all(wakes)
+                waiter.block(timeout)
+            finally:
+                lock._acquire_restore(saved)
         finally:
-            lock._acquire_restore(saved)
-            self._defer_depth = depth
+            self.defer_depth = depth
 
     # Timers -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -454,7 +466,8 @@ class Stack:
         something else usually makes moot first (a held-back ACK), which saves the thread a
         wake-up each time.
         """
-        if self._timers.arm(obj, deadline) and not self.clock.manual and not self.closed:
+        self._timers.arm(obj, deadline)
+        if deadline is not None and not self.clock.manual and not self.closed:
             if self._timer_thread is None:
                 if sys.is_finalizing():
                     return  # no new threads while the interpreter shuts down
@@ -469,7 +482,6 @@ class Stack:
                     not lazy
                     and waiter is not None
                     and waiting_until is not None
-                    and deadline is not None
                     and deadline < waiting_until
                 ):
                     self.wake([waiter])  # it sleeps past the new deadline
@@ -497,14 +509,14 @@ class Stack:
             self.process()
 
     def _timer_loop(self) -> None:
-        waiter = current_waiter()
         wakes: list[Waiter] = []
         with self.lock:
-            self._timer_waiter = waiter
             # Wake-ups raised by timers go out when this thread next releases the lock.
-            self.defer_wakes()
+            depth = self.defer_depth
             idle_since: float | None = None
             try:
+                self.defer_depth = depth + 1
+                waiter = self._timer_waiter = current_waiter()
                 while not self.closed:
                     deadline = self._timers.next_deadline()
                     if deadline is None:
@@ -538,11 +550,28 @@ class Stack:
                 self._timer_thread = None
                 self._timer_wait_until = None
                 self._timer_waiter = None
-                wakes = self.end_deferral()
-        for other in wakes:
-            other.wake()
+                self.defer_depth = depth
+                wakes = self.take_wakes() if not depth else []
+        wake_all(wakes)
 
     # Lifetime ---------------------------------------------------------------------------
+    def _forget_threads(self) -> None:
+        """In a child after ``fork()``: the parent's threads (the timer thread, blocked
+        socket callers) do not exist here; forget them so a timer starts a new thread and no
+        wake-up goes to the parent's descriptors."""
+        self._timer_thread = None
+        self._timer_waiter = None
+        self._timer_wait_until = None
+        self.defer_depth = 0
+        self.pending_wakes = []
+        for ep in list(self.connections.values()):
+            if hasattr(ep, "waiting"):
+                ep.waiting = []
+        for group in list(self.bound.values()):
+            for ep in group:
+                if hasattr(ep, "waiting"):
+                    ep.waiting = []
+
     def close(self) -> None:
         """Abort every endpoint, stop the timer thread and detach the links. Idempotent."""
         with self.lock:

@@ -9,7 +9,7 @@ item through a ``Condition`` make six context switches and take about 20 µs per
 A :class:`Waiter` is a thread's own eventfd (a pipe where there is none). A thread blocks by
 reading it; another wakes it by writing it, which ``os`` does with the GIL released. The
 stack defers the writes of a socket call until that call has released the stack lock (see
-:meth:`usersock.stack.stack.Stack.defer_wakes`), so the woken thread finds both the GIL and
+:meth:`usersock.stack.stack.Stack.take_wakes`), so the woken thread finds both the GIL and
 the lock free: two switches per round trip, as with kernel sockets, and about 8 µs.
 
 A wake-up that arrives after its waiter stopped waiting (it timed out, or was woken by
@@ -24,9 +24,11 @@ import os
 import select
 import threading
 
-__all__ = ["Waiter", "current_waiter"]
+__all__ = ["Waiter", "current_waiter", "wake_all"]
 
 _HAS_EVENTFD = hasattr(os, "eventfd")
+#: ``poll()`` takes a C int of milliseconds.
+_POLL_MAX_MS = 2**31 - 1
 
 
 class Waiter:
@@ -36,12 +38,13 @@ class Waiter:
     __slots__ = ("_poll", "_rfd", "_wfd")
 
     def __init__(self) -> None:
+        self._rfd = self._wfd = -1
+        self._poll: select.poll | None = None
         if _HAS_EVENTFD:
             self._rfd = self._wfd = os.eventfd(0, os.EFD_CLOEXEC)
         else:  # pragma: no cover - platforms without eventfd
             self._rfd, self._wfd = os.pipe()
             os.set_blocking(self._wfd, False)
-        self._poll: select.poll | None = None
 
     def wake(self) -> None:
         """Make the owner's current or next :meth:`block` return."""
@@ -54,13 +57,15 @@ class Waiter:
             pass  # a full pipe is awake already; a closed one has no owner left
 
     def block(self, timeout: float | None) -> None:
-        """Wait until woken, or *timeout* seconds (``None``: no limit). May return early."""
+        """Wait until woken, or *timeout* seconds (``None``: no limit). May return early
+        (a wait longer than ``poll`` takes, about 24 days, ends after that)."""
         if timeout is not None:
             poll = self._poll
             if poll is None:
                 poll = self._poll = select.poll()
                 poll.register(self._rfd, select.POLLIN)
-            if not poll.poll(math.ceil(max(timeout, 0.0) * 1000)):
+            ms = math.ceil(max(timeout, 0.0) * 1000)
+            if not poll.poll(ms if ms < _POLL_MAX_MS else _POLL_MAX_MS):
                 return
         if _HAS_EVENTFD:
             os.eventfd_read(self._rfd)
@@ -68,7 +73,8 @@ class Waiter:
             os.read(self._rfd, 512)
 
     def close(self) -> None:
-        """Close the descriptors (the owning thread has ended)."""
+        """Close the descriptors. Only for when nothing can wake this waiter any more (its
+        thread ended and no list holds it): runs from ``__del__``."""
         fds = {self._rfd, self._wfd}
         self._rfd = self._wfd = -1
         for fd in fds:
@@ -78,8 +84,20 @@ class Waiter:
     def __del__(self) -> None:
         try:
             self.close()
-        except OSError:  # pragma: no cover
+        except Exception:  # pragma: no cover - a half-built waiter, or an fd gone already
             pass
+
+
+def wake_all(waiters: list[Waiter]) -> None:
+    """Wake every one of *waiters*, even if an exception (``KeyboardInterrupt``) interrupts
+    the loop: the rest are still woken before it propagates."""
+    pending = iter(waiters)
+    try:
+        for waiter in pending:
+            waiter.wake()
+    finally:
+        for waiter in pending:
+            waiter.wake()
 
 
 class _ThreadWaiter(threading.local):

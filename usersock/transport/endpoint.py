@@ -160,10 +160,12 @@ class Endpoint:
 
         The caller re-checks its condition afterwards; spurious wake-ups are harmless.
         """
-        self.before_wait()
         waiter = current_waiter()
+        # Registered first: what before_wait sends may make this socket ready at once (the
+        # ACK releases data the peer held back), and that wake-up must find the waiter.
         self.waiting.append(waiter)
         try:
+            self.before_wait()
             self.stack.block(waiter, timeout)
         finally:
             if waiter in self.waiting:
