@@ -149,3 +149,46 @@ def test_rto_after_sack_clears_scoreboard_and_skips_what_is_sacked_again() -> No
     assert [h.seq for h, _ in out(conn, 5.1)] == [S + 1000]
     conn.handle_segment(seg(P, S + 2000, sack=((S + 2000, S + 4000),)), b"", 5.2)
     assert [h.seq for h, _ in out(conn, 5.2)] == [S + 4000]
+
+
+def _ts_established() -> Connection:
+    conn = Connection(40000, 80, ISS, config(timestamps=True, rto_initial=1.0), 0.0)
+    conn.connect(0.0)
+    one(conn)
+    conn.handle_segment(
+        seg(PEER_ISS, S, SYN | ACK, options=TCPOptions(mss=1000, timestamps=(500, 0))), b"", 0.0
+    )
+    one(conn)
+    return conn
+
+
+def test_an_echo_of_the_original_after_a_retransmission_is_no_rtt_sample() -> None:
+    """The peer got the data, its ACK was lost; our RTO retransmission arrives as a duplicate
+    and is answered with the original's timestamp. Counting that as an RTT would put the
+    whole timeout (and its backoff) into SRTT."""
+    conn = _ts_established()
+    conn.send(b"x")
+    ((h, _),) = out(conn, 10.0)
+    assert h.options.timestamps is not None
+    original = h.options.timestamps[0]
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    ((r, _),) = out(conn, deadline)  # the retransmission
+    assert r.seq == h.seq
+    conn.handle_segment(seg(P, S + 1, ts=(501, original)), b"", deadline + 0.01)
+    assert conn.snd.snd_una == S + 1
+    assert conn.srtt is None  # no sample: the echo predates the retransmission
+
+
+def test_an_echo_of_the_retransmission_is_a_sample() -> None:
+    conn = _ts_established()
+    conn.send(b"x")
+    out(conn, 10.0)
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    ((r, _),) = out(conn, deadline)
+    assert r.options.timestamps is not None
+    conn.handle_segment(seg(P, S + 1, ts=(501, r.options.timestamps[0])), b"", deadline + 0.05)
+    assert conn.srtt == pytest.approx(0.05, abs=0.002)

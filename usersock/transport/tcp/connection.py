@@ -323,11 +323,25 @@ class Connection:
         return (int(self._now * 1000.0) + self._ts_offset) & MASK
 
     def _ts_rtt(self, ts: tuple[int, int] | None) -> float | None:
-        """The round-trip time a timestamp echo measures (RFC 7323 section 4.1), seconds."""
+        """The round-trip time a timestamp echo measures (RFC 7323 section 4.1), seconds.
+
+        Karn's rule carried over to timestamps: an echo of a segment sent before our last
+        retransmission of SND.UNA is no sample. After a lost ACK the peer answers the
+        retransmitted (duplicate) segment with the TS.Recent of the original, since a
+        duplicate does not update it (RFC 7323 section 5.3, R2-R3): that "RTT" would hold
+        the whole retransmission timeout and inflate the RTO, by tens of seconds under
+        heavy loss.
+        """
         if ts is None or not ts[1]:
             return None
         ms = (self._tsval() - ts[1]) & MASK
-        return ms / 1000.0 if ms < HALF else None
+        if ms >= HALF:
+            return None
+        rtt = ms / 1000.0
+        rxt = self.snd.rxt_time
+        if rxt is not None and self._now - rtt < rxt - 0.001:
+            return None
+        return rtt
 
     def _emit(self, seq: int, flags: int, payload: bytes | memoryview) -> None:
         """Queue one segment with ACK, our window and options (used by the sender too)."""
