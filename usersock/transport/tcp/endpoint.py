@@ -253,8 +253,11 @@ class TCPEndpoint(Endpoint):
         :data:`ACK_DEFER` seconds for the application's answer to carry it, or for the
         second full-sized segment, as Linux's delayed ACK does. So a request/response costs
         two segments instead of four, and bulk data one ACK per two segments. It never
-        waits longer than that (RFC 5681 allows 500 ms), nor while a thread of this socket
-        blocks (:meth:`before_wait`), nor once two full-sized segments are unacknowledged.
+        waits while a thread of this socket blocks (:meth:`before_wait`), nor once two
+        full-sized segments are unacknowledged. The deadline is exact for a non-blocking
+        socket; for a blocking one it is a lazy backstop that may fire up to
+        ``TIMER_SLICE`` (40 ms) late (RFC 5681 allows 500 ms), since its owner's next wait
+        or answer sends the ACK first.
         """
         conn = self.conn
         if conn is None:

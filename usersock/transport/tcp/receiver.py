@@ -26,8 +26,9 @@ ACK policy (RFC 9293 section 3.8.6.3, RFC 5681 section 4.2):
   duplicate ACKs drive the peer's fast retransmit);
 * with ``delayed_ack == 0`` in-sequence data only marks an ACK pending: it leaves with the
   next segment we send, or when the stack goes idle and calls ``flush_ack`` (the TCP
-  endpoint holds it back up to 1 ms while less than two full-sized segments are
-  unacknowledged, for the answer to carry it; see ``TCPEndpoint.flush``) — so never a stall;
+  endpoint holds it back while less than two full-sized segments are unacknowledged, for
+  the answer to carry it, until its reader blocks, and at most 1 ms, or 40 ms on a blocking
+  socket; see ``TCPEndpoint.flush``);
 * with ``delayed_ack > 0`` a timer bounds the delay, and every second full-sized segment is
   acknowledged at once.
 
