@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -27,4 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if hasattr(signal, "SIGPIPE"):
+        # A closed pipe (``python -m usersock demo | head``) ends the program quietly, as
+        # with other command-line tools, instead of a traceback per log line.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

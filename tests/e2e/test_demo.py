@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,22 @@ def test_module_entry_point_runs_the_demo() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("Received response: Hey TCP Client") == 2
     assert "Starting TCP server" in out.stdout
+
+
+def test_demo_into_a_closed_pipe_ends_quietly() -> None:
+    """``python -m usersock demo | head -1``: no traceback per log line once the reader left."""
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "usersock", "demo", "--clients", "3"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.readline().endswith(b"Starting TCP server\n")
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err and b"Logging error" not in err, err.decode()
 
 
 def test_the_stack_and_demo_need_nothing_but_python() -> None:
