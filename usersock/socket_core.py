@@ -218,22 +218,7 @@ class SocketCore(_stdlib_socket.socket):
         """
         ep = self._endpoint()
         deadline = None if timeout is None else time.monotonic() + timeout
-        stack = self._stack
-        wakes: list[Waiter] = []
-        try:
-            with stack.lock:
-                depth = stack.defer_depth
-                try:
-                    stack.defer_depth = depth + 1
-                    return self._attempt(ep, op, deadline, timeout, write)
-                finally:
-                    stack.defer_depth = depth  # first, and no call: see Stack.take_wakes
-                    if not depth and stack.pending_wakes:
-                        wakes = stack.take_wakes()
-                    if self._ready is not None:
-                        self._sync()
-        finally:
-            wake_all(wakes)  # after the lock is released: see usersock.stack.wakeup
+        return self._locked(lambda: self._attempt(ep, op, deadline, timeout, write))
 
     def _attempt(
         self,
@@ -272,7 +257,11 @@ class SocketCore(_stdlib_socket.socket):
             raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
 
     def _locked(self, op: Callable[[], T]) -> T:
-        """Run a non-blocking *op* under the lock, translating stack errors."""
+        """Run *op* under the lock, translating stack errors, then mirror the readiness.
+
+        Wake-ups the call raises are deferred and sent once the lock is released (see
+        :mod:`usersock.stack.wakeup`).
+        """
         stack = self._stack
         wakes: list[Waiter] = []
         try:
@@ -284,7 +273,7 @@ class SocketCore(_stdlib_socket.socket):
                 except StackError as exc:
                     raise to_oserror(exc.err, exc.detail) from None
                 finally:
-                    stack.defer_depth = depth
+                    stack.defer_depth = depth  # first, and no call: see Stack.take_wakes
                     if not depth and stack.pending_wakes:
                         wakes = stack.take_wakes()
                     if self._ready is not None:
