@@ -64,6 +64,19 @@ def loopback_stack() -> usersock.Stack:
     return stack
 
 
+def connected(
+    stack: usersock.Stack, port: int
+) -> tuple[usersock.socket, usersock.socket, usersock.socket]:
+    """(listener, client, accepted) of one TCP connection on 127.0.0.1:*port*."""
+    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", port))
+    srv.listen()
+    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.connect(("127.0.0.1", port))
+    conn, _ = srv.accept()
+    return srv, cli, conn
+
+
 def wait_until_blocked(ep: Endpoint) -> None:
     for _ in range(5000):
         with ep.stack.lock:
@@ -75,12 +88,7 @@ def wait_until_blocked(ep: Endpoint) -> None:
 
 def test_a_blocked_reader_is_woken_by_a_stack_closing_outside_any_socket_call() -> None:
     stack = loopback_stack()
-    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 9000))
-    srv.listen()
-    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    cli.connect(("127.0.0.1", 9000))
-    conn, _ = srv.accept()
+    srv, cli, conn = connected(stack, 9000)
     outcome: list[object] = []
 
     def reader() -> None:
@@ -104,12 +112,7 @@ def test_a_blocked_reader_is_woken_by_a_stack_closing_outside_any_socket_call() 
 
 def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
     stack = loopback_stack()
-    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 9001))
-    srv.listen()
-    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    cli.connect(("127.0.0.1", 9001))
-    conn, _ = srv.accept()
+    srv, cli, conn = connected(stack, 9001)
     got: list[bytes] = []
     thread = threading.Thread(target=lambda: got.append(conn.recv(10)))
     thread.start()
@@ -186,12 +189,7 @@ def test_a_held_back_ack_of_a_blocking_socket_leaves_without_any_socket_call() -
     (the lazily armed backstop timer), so the sender's data is acknowledged."""
     stack = loopback_stack()
     try:
-        srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-        srv.bind(("127.0.0.1", 9002))
-        srv.listen()
-        cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-        cli.connect(("127.0.0.1", 9002))
-        conn, _ = srv.accept()
+        srv, cli, conn = connected(stack, 9002)
         cli.sendall(b"small")
         ep = cli._ep
         assert isinstance(ep, TCPEndpoint) and ep.conn is not None
@@ -216,12 +214,7 @@ def test_data_released_by_the_ack_a_reader_sends_before_blocking_wakes_that_read
     stack = usersock.Stack(clock=usersock.ManualClock())
     stack.create_nic(1, Loopback())
     stack.add_address(1, "127.0.0.1/8")
-    srv = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 9003))
-    srv.listen()
-    cli = stack.socket(socket.AF_INET, socket.SOCK_STREAM)
-    cli.connect(("127.0.0.1", 9003))
-    conn, _ = srv.accept()
+    srv, cli, conn = connected(stack, 9003)
     cli.sendall(b"w")  # settle the first window update
     assert conn.recv(1) == b"w"
     conn.sendall(b"w")
