@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import cpu_model, fmt, pin, plural
+
 HOST = "127.0.0.1"
 #: Longest wait for the other thread (s): a lost hand-off fails instead of hanging.
 TIMEOUT = 10.0
@@ -76,49 +78,13 @@ FLOORS = (
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers (the same rules as benchmarks.runner, kept here so this module imports neither the
-# scenarios nor usersock)
-
-
-def fmt(x: float) -> str:
-    """*x* with three significant figures or so, thousands separated (as the runner)."""
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def plural(n: int, word: str) -> str:
-    """``1 round``, ``5 rounds``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def pin(cpu: int | None, no_pin: bool) -> int | None:
-    """Pin this thread (and the threads it starts) to *cpu*, by default the highest CPU
-    allowed; None when *no_pin* or the OS has no ``sched_setaffinity``."""
-    if no_pin or not hasattr(os, "sched_setaffinity"):
-        return None
-    chosen = cpu if cpu is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {chosen})
-    return chosen
+# Helpers (formatting and pinning come from benchmarks.common, shared with the runner; this
+# module imports neither the scenarios nor usersock)
 
 
 def machine() -> dict[str, Any]:
     """Python version and implementation, platform, CPU model and count."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),

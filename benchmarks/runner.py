@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks import scenarios as sc
+from benchmarks.common import cpu_model, fmt, plural
+from benchmarks.common import pin as pin_cpu
 from benchmarks.scenarios import GROUPS, KERNEL, SCENARIOS, USERSOCK, Scenario
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -167,25 +169,6 @@ def summary(samples: list[float]) -> dict[str, Any] | None:
     }
 
 
-def fmt(x: float | None) -> str:
-    if x is None:
-        return "—"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def cell(s: dict[str, Any] | None) -> str:
     if s is None:
         return "—"
@@ -281,14 +264,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 def machine_meta() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     commit = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         root = Path(__file__).resolve().parent.parent
@@ -443,11 +419,7 @@ def size_of(s: Scenario, args: argparse.Namespace) -> int:
 
 
 def pin(args: argparse.Namespace) -> int | None:
-    if args.no_pin or not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return cpu
+    return pin_cpu(args.cpu, args.no_pin)
 
 
 # --------------------------------------------------------------------------------------------
