@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
+from typing import Any
 
 
 def fmt(x: float | None) -> str:
@@ -48,3 +50,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def machine() -> dict[str, Any]:
+    """Python version and implementation, platform, CPU model and count."""
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+    }

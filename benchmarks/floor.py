@@ -30,7 +30,6 @@ import gc
 import json
 import math
 import os
-import platform
 import select
 import shlex
 import socket
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import cpu_model, fmt, pin, plural
+from benchmarks.common import fmt, machine, pin, plural
 
 HOST = "127.0.0.1"
 #: Longest wait for the other thread (s): a lost hand-off fails instead of hanging.
@@ -80,18 +79,6 @@ FLOORS = (
 # --------------------------------------------------------------------------------------------
 # Helpers (formatting and pinning come from benchmarks.common, shared with the runner; this
 # module imports neither the scenarios nor usersock)
-
-
-def machine() -> dict[str, Any]:
-    """Python version and implementation, platform, CPU model and count."""
-    cpu = cpu_model()
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-    }
 
 
 # --------------------------------------------------------------------------------------------

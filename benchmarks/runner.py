@@ -24,8 +24,6 @@ import faulthandler
 import gc
 import io
 import json
-import os
-import platform
 import pstats
 import resource
 import shlex
@@ -40,7 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks import scenarios as sc
-from benchmarks.common import cpu_model, fmt, plural
+from benchmarks.common import fmt, machine, plural
 from benchmarks.common import pin as pin_cpu
 from benchmarks.scenarios import GROUPS, KERNEL, SCENARIOS, USERSOCK, Scenario
 
@@ -264,7 +262,6 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 def machine_meta() -> dict[str, Any]:
-    cpu = cpu_model()
     commit = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         root = Path(__file__).resolve().parent.parent
@@ -280,11 +277,7 @@ def machine_meta() -> dict[str, Any]:
     import usersock
 
     return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
+        **machine(),
         "usersock": getattr(usersock, "__version__", None),
         "commit": commit,
     }
