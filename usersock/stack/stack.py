@@ -564,13 +564,10 @@ class Stack:
         self._timer_wait_until = None
         self.defer_depth = 0
         self.pending_wakes = []
-        for ep in list(self.connections.values()):
+        bound = [ep for group in self.bound.values() for ep in group]
+        for ep in [*self.connections.values(), *bound]:
             if hasattr(ep, "waiting"):
                 ep.waiting = []
-        for group in list(self.bound.values()):
-            for ep in group:
-                if hasattr(ep, "waiting"):
-                    ep.waiting = []
 
     def close(self) -> None:
         """Abort every endpoint, stop the timer thread and detach the links. Idempotent."""
