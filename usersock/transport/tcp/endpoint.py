@@ -375,15 +375,10 @@ class TCPEndpoint(Endpoint):
         ``shutdown(SHUT_WR)`` or once the connection is gone, ``NOT_CONNECTED`` before a
         connect, ``WOULD_BLOCK`` when the buffer is full or the handshake is under way.
         """
-        conn = self.conn
-        if not self.error_reported and (
-            self.icmp_error is not None
-            or self.reset_error is not None
-            or (conn is not None and conn.error is not None)
-        ):
-            err = self.take_error()
-            assert err is not None
+        err = self.take_error()
+        if err is not None:
             raise StackError(err)
+        conn = self.conn
         if conn is None:
             raise StackError(Err.BROKEN_PIPE)  # sk_stream_wait_connect: not connecting
         if self.shut_wr:
