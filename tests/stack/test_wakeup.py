@@ -13,12 +13,24 @@ import pytest
 
 import usersock
 from usersock.link.loopback import Loopback
+from usersock.stack import wakeup
 from usersock.stack.wakeup import Waiter, current_waiter
 from usersock.transport.endpoint import Endpoint
 from usersock.transport.tcp.endpoint import TCPEndpoint
 
 
-def test_a_wake_before_the_wait_is_kept() -> None:
+@pytest.fixture(params=["eventfd", "pipe"])
+def descriptor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with waiters made on eventfds, and again on pipes (platforms without
+    eventfd); waiters keep the kind they were made with."""
+    kind: str = request.param
+    if kind == "eventfd" and not hasattr(os, "eventfd"):
+        pytest.skip("no eventfd here")
+    monkeypatch.setattr(wakeup, "_HAS_EVENTFD", kind == "eventfd")
+    return kind
+
+
+def test_a_wake_before_the_wait_is_kept(descriptor: str) -> None:
     waiter = Waiter()
     try:
         waiter.wake()
@@ -29,7 +41,7 @@ def test_a_wake_before_the_wait_is_kept() -> None:
         waiter.close()
 
 
-def test_block_with_a_timeout_returns_without_a_wake() -> None:
+def test_block_with_a_timeout_returns_without_a_wake(descriptor: str) -> None:
     waiter = Waiter()
     try:
         start = time.monotonic()
@@ -110,7 +122,7 @@ def test_a_blocked_reader_is_woken_by_a_stack_closing_outside_any_socket_call() 
         s.close()
 
 
-def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
+def test_wakes_deferred_by_a_call_are_sent_when_it_returns(descriptor: str) -> None:
     stack = loopback_stack()
     srv, cli, conn = connected(stack, 9001)
     got: list[bytes] = []
@@ -119,6 +131,8 @@ def test_wakes_deferred_by_a_call_are_sent_when_it_returns() -> None:
     ep = conn._ep
     assert isinstance(ep, Endpoint)
     wait_until_blocked(ep)
+    with stack.lock:
+        assert [w._eventfd for w in ep.waiting] == [descriptor == "eventfd"]
     cli.sendall(b"ping")
     thread.join(timeout=10)
     assert got == [b"ping"]
@@ -262,7 +276,7 @@ def test_a_non_lazy_deadline_wakes_the_timer_thread_even_behind_a_lazy_one() -> 
         stack.close()
 
 
-def test_a_wait_longer_than_poll_can_take_is_accepted() -> None:
+def test_a_wait_longer_than_poll_can_take_is_accepted(descriptor: str) -> None:
     waiter = Waiter()
     try:
         waiter.wake()

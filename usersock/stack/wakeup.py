@@ -35,23 +35,24 @@ class Waiter:
     """The wake-up descriptor of one thread. :meth:`block` is for the owning thread only;
     :meth:`wake` may be called from any thread, with or without the stack lock."""
 
-    __slots__ = ("_poll", "_rfd", "_wfd")
+    __slots__ = ("_eventfd", "_poll", "_rfd", "_wfd")
 
     def __init__(self) -> None:
         self._rfd = self._wfd = -1
         self._poll: select.poll | None = None
-        if _HAS_EVENTFD:
+        self._eventfd = _HAS_EVENTFD
+        if self._eventfd:
             self._rfd = self._wfd = os.eventfd(0, os.EFD_CLOEXEC)
-        else:  # pragma: no cover - platforms without eventfd
+        else:  # platforms without eventfd
             self._rfd, self._wfd = os.pipe()
             os.set_blocking(self._wfd, False)
 
     def wake(self) -> None:
         """Make the owner's current or next :meth:`block` return."""
         try:
-            if _HAS_EVENTFD:
+            if self._eventfd:
                 os.eventfd_write(self._wfd, 1)
-            else:  # pragma: no cover
+            else:
                 os.write(self._wfd, b"\1")
         except (BlockingIOError, OSError):
             pass  # a full pipe is awake already; a closed one has no owner left
@@ -67,9 +68,9 @@ class Waiter:
             ms = math.ceil(max(timeout, 0.0) * 1000)
             if not poll.poll(ms if ms < _POLL_MAX_MS else _POLL_MAX_MS):
                 return
-        if _HAS_EVENTFD:
+        if self._eventfd:
             os.eventfd_read(self._rfd)
-        else:  # pragma: no cover
+        else:
             os.read(self._rfd, 512)
 
     def close(self) -> None:
