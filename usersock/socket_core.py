@@ -163,10 +163,12 @@ class SocketCore(_stdlib_socket.socket):
 
     # Plumbing ------------------------------------------------------------------------------
     def _note_blocking(self) -> None:
-        """Tell a TCP endpoint whether its socket blocks (it paces held-back ACKs by it)."""
+        """Tell a TCP endpoint whether its owner waits inside this socket's own calls: a
+        blocking socket with no readiness descriptor, which nobody can ``select()`` on. The
+        endpoint paces held-back ACKs by it (see ``TCPEndpoint.flush``)."""
         ep = self._ep
         if isinstance(ep, TCPEndpoint):
-            ep.blocking_owner = self._vtimeout != 0.0
+            ep.owner_waits_in_calls = self._vtimeout != 0.0 and self._ready is None
 
     @property
     def family(self) -> _stdlib_socket.AddressFamily:
@@ -387,6 +389,7 @@ class SocketCore(_stdlib_socket.socket):
                     self._ready = ready
                     self._ep.watchers.append(self._sync)
                     self._sync()
+                    self._note_blocking()
         return _CSocket.fileno(self)
 
     def _real_close(self, _ss: Any = _CSocket) -> None:

@@ -315,3 +315,24 @@ def test_after_fork_a_stack_forgets_the_parent_threads() -> None:
             assert stack.defer_depth == 0 and stack.pending_wakes == []
     finally:
         stack.close()
+
+
+def test_held_back_acks_are_paced_lazily_only_for_owners_that_wait_inside_their_calls() -> None:
+    stack = loopback_stack()
+    try:
+        srv, cli, conn = connected(stack, 9004)
+        ep = conn._ep
+        assert isinstance(ep, TCPEndpoint)
+        assert ep.owner_waits_in_calls  # blocking, no descriptor: its recv() waits
+        conn.fileno()  # a readiness descriptor: the owner may sit in select() instead
+        assert not ep.owner_waits_in_calls
+        other = cli._ep
+        assert isinstance(other, TCPEndpoint)
+        cli.setblocking(False)
+        assert not other.owner_waits_in_calls
+        cli.settimeout(5.0)
+        assert other.owner_waits_in_calls
+        for s in (cli, conn, srv):
+            s.close()
+    finally:
+        stack.close()

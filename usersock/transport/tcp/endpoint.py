@@ -67,8 +67,9 @@ class TCPEndpoint(Endpoint):
         self.retransmissions_counted = 0
         self.reset_error: Err | None = None
         self.ack_defer_deadline: float | None = None
-        #: The socket above is in blocking mode (with or without a timeout); see flush().
-        self.blocking_owner = True
+        #: The socket's owner waits inside its calls (blocking mode, no readiness
+        #: descriptor to select() on); see flush().
+        self.owner_waits_in_calls = True
 
     # Opening -------------------------------------------------------------------------------
     def connect(self, addr: bytes, port: int) -> Err:
@@ -254,10 +255,11 @@ class TCPEndpoint(Endpoint):
         second full-sized segment, as Linux's delayed ACK does. So a request/response costs
         two segments instead of four, and bulk data one ACK per two segments. It never
         waits while a thread of this socket blocks (:meth:`before_wait`), nor once two
-        full-sized segments are unacknowledged. The deadline is exact for a non-blocking
-        socket; for a blocking one it is a lazy backstop that may fire up to
-        ``TIMER_SLICE`` (40 ms) late (RFC 5681 allows 500 ms), since its owner's next wait
-        or answer sends the ACK first.
+        full-sized segments are unacknowledged. The deadline is exact for a socket whose
+        owner may wait in ``select()`` (non-blocking, or with a readiness descriptor); for a
+        blocking socket used only through its own calls it is a lazy backstop that may fire
+        up to ``TIMER_SLICE`` (40 ms) late (RFC 5681 allows 500 ms), since the owner's next
+        wait or answer sends the ACK first.
         """
         conn = self.conn
         if conn is None:
@@ -286,10 +288,11 @@ class TCPEndpoint(Endpoint):
         lazy = False
         if self.ack_defer_deadline is not None and (wake is None or self.ack_defer_deadline < wake):
             wake = self.ack_defer_deadline
-            # A blocking socket's owner reads with recv(), whose wait sends the ACK
-            # (before_wait), or answers with data that carries it: the timer is only a
-            # backstop. A non-blocking one may sit in select() meanwhile: keep it exact.
-            lazy = self.blocking_owner
+            # An owner that waits inside recv() sends the ACK from that wait (before_wait),
+            # or answers with data that carries it: the timer is only a backstop. One that
+            # may sit in select() (non-blocking, or a readiness descriptor exists) would
+            # not: keep it exact.
+            lazy = self.owner_waits_in_calls
         self.stack.schedule(self, wake, lazy)
         self._after_event()
 
