@@ -523,12 +523,19 @@ def benchmark(args: argparse.Namespace) -> int:
 # Profile
 
 
+#: From Python 3.12 cProfile runs on ``sys.monitoring``: one profiler sees every thread, and
+#: a second one cannot be enabled ("Another profiling tool is already active").
+ONE_PROFILER_SEES_ALL = sys.version_info >= (3, 12)
+
+
 class ThreadProfiles:
-    """cProfile on the calling thread and on every thread started while active (cProfile
-    alone sees only the thread that enabled it)."""
+    """cProfile on the calling thread and on every thread started while active (up to
+    Python 3.11 cProfile sees only the thread that enabled it, so each thread gets its own
+    profiler; from 3.12 one profiler sees them all, on the wall clock, since per-thread CPU
+    clocks cannot be mixed in one profile)."""
 
     def __init__(self, clock: str) -> None:
-        self.timer = time.thread_time if clock == "cpu" else None
+        self.timer = time.thread_time if clock == "cpu" and not ONE_PROFILER_SEES_ALL else None
         self.profiles: list[tuple[str, cProfile.Profile]] = []
         self.threads: list[threading.Thread] = []
 
@@ -545,7 +552,8 @@ class ThreadProfiles:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        threading.setprofile(self._hook)
+        if not ONE_PROFILER_SEES_ALL:
+            threading.setprofile(self._hook)
         main = self._new()
         main.enable()
         try:
@@ -558,6 +566,8 @@ class ThreadProfiles:
 
     def by_thread(self) -> str:
         """Profiled time per thread name (threads of one name summed)."""
+        if ONE_PROFILER_SEES_ALL:
+            return "# time by thread: not separable on Python 3.12+ (one profiler, wall clock)"
         totals: dict[str, list[float]] = {}
         for name, prof in self.profiles:
             prof.disable()
@@ -598,8 +608,9 @@ def profile(args: argparse.Namespace) -> int:
         run = run_once(s, env, size, args.timeout)
     wall = time.perf_counter() - start
     shown = ", ".join(f"{k}={fmt(v)}" for k, v in run.values.items())
+    clock = "wall" if ONE_PROFILER_SEES_ALL else args.clock
     print(
-        f"# {name} on {env}, {size:,} {s.size_label}, under cProfile ({args.clock} clock),"
+        f"# {name} on {env}, {size:,} {s.size_label}, under cProfile ({clock} clock),"
         f" {len(profiles.profiles)} threads profiled, "
         + (f"pinned to CPU {cpu}" if cpu is not None else "not pinned")
         + f": {shown} in {wall:.1f} s (profiling slows it down)"
