@@ -271,26 +271,25 @@ def test_sendto_on_unconnected_tcp(env: Env) -> object:
 
 
 # Already connected / invalid ----------------------------------------------------------------
-def test_blocking_connect_twice_is_eisconn(env: Env) -> object:
+def _connect_twice(env: Env, timeout: float | None) -> object:
+    """Connect, then what a second ``connect`` and a ``connect_ex`` after it give."""
     lst = env.listener()
-    cli = env.tcp(timeout=None)
+    cli = env.tcp(timeout=timeout)
     cli.connect(env.address(lst))
     return {
         "connect": env.attempt(cli.connect, env.address(lst)),
         "connect_ex": cli.connect_ex(env.address(lst)),
     }
+
+
+def test_blocking_connect_twice_is_eisconn(env: Env) -> object:
+    return _connect_twice(env, None)
 
 
 def test_timeout_connect_twice_succeeds_once_more(env: Env) -> object:
     # CPython's timeout connect leaves the kernel socket "connecting"; Linux answers the next
     # connect() with success and only the one after that with EISCONN.
-    lst = env.listener()
-    cli = env.tcp(timeout=1.0)
-    cli.connect(env.address(lst))
-    return {
-        "connect": env.attempt(cli.connect, env.address(lst)),
-        "connect_ex": cli.connect_ex(env.address(lst)),
-    }
+    return _connect_twice(env, 1.0)
 
 
 def test_connect_on_a_listening_socket(env: Env) -> object:
