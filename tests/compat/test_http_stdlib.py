@@ -243,6 +243,19 @@ def test_wsgiref_simple_server(serving: Serving, wait: float) -> None:
             assert r.json()["body"] == "payload"
 
 
+class _ReportsCloses(http.server.ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` that puts ``None`` on ``closed`` each time it has closed a
+    connection, so a test can wait for the close its handler thread makes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed: queue.Queue[None] = queue.Queue()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed.put(None)
+
+
 def test_requests_notices_a_keep_alive_connection_the_server_closed(
     serving: Serving, hello_handler: type[http.server.BaseHTTPRequestHandler], wait: float
 ) -> None:
@@ -257,16 +270,9 @@ def test_requests_notices_a_keep_alive_connection_the_server_closed(
             super().do_GET()
             self.close_connection = True
 
-    class Server(http.server.ThreadingHTTPServer):
-        closed: queue.Queue[None] = queue.Queue()
-
-        def shutdown_request(self, request: Any) -> None:
-            super().shutdown_request(request)
-            self.closed.put(None)
-
     with usersock.patched() as net:
         net.add_host("api.test")
-        server = Server(("api.test", 0), ClosingHandler)
+        server = _ReportsCloses(("api.test", 0), ClosingHandler)
         port = server.server_address[1]
         with serving(server), requests.Session() as session:
             for i in range(5):
@@ -279,7 +285,9 @@ def test_requests_notices_a_keep_alive_connection_the_server_closed(
 def test_server_restarts_on_the_same_port(serving: Serving, wait: float) -> None:
     """``socketserver`` sets ``SO_REUSEADDR`` (``allow_reuse_address``) so a server can take
     the port of one that just stopped while its closed connections sit in TIME-WAIT. An
-    HTTP/1.0 server closes first, so TIME-WAIT is on the server's port."""
+    HTTP/1.0 server closes first, so TIME-WAIT is on the server's port. The client reads the
+    body only once the server has closed: reading it to the end closes the client's side, and
+    a client that closed first would hold the TIME-WAIT instead (over real sockets too)."""
 
     class Http10Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -296,11 +304,12 @@ def test_server_restarts_on_the_same_port(serving: Serving, wait: float) -> None
         net.add_host("api.test")
         port = 0
         for round_ in range(3):
-            server = http.server.ThreadingHTTPServer(("api.test", port), Http10Handler)
+            server = _ReportsCloses(("api.test", port), Http10Handler)
             port = server.server_address[1]
             with serving(server):
                 url = f"http://api.test:{port}/round/{round_}"
                 with urllib.request.urlopen(url, timeout=wait) as r:
+                    server.closed.get(timeout=wait)
                     assert r.read() == f"hello /round/{round_}".encode()
             # The server closed first: its side of the connection is in TIME-WAIT.
             assert any(c.state == "TIME-WAIT" and c.local[1] == port for c in net.connections())
