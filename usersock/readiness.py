@@ -12,8 +12,15 @@
 
 Hang-ups are mirrored when they are final: once the virtual socket's read side is shut
 (peer FIN, ``SHUT_RD``) the private end shuts its write side, so the exposed end polls
-``POLLRDHUP`` (and stays readable); once both sides are (reset, closed), it shuts both, so
-the exposed end polls ``POLLHUP``, as ``tcp_poll`` reports. ``POLLERR`` has no mirror.
+``POLLRDHUP`` (and stays readable); once both sides are (closed), it shuts both, so the
+exposed end polls ``POLLHUP``, as ``tcp_poll`` reports.
+
+A connection that ended with an error (reset, refused, timed out) also polls ``POLLERR``
+until the error is taken (by ``recv``, ``SO_ERROR``...). The kernel's ``AF_UNIX`` code sets
+that error on one end when the other is released with data unread (``unix_release_sock``:
+``ECONNRESET``), so the private end is given a byte and closed; reading the exposed end
+later returns the error once and clears it, which is how the mirror drops ``POLLERR``.
+An error that comes after a clean hang-up (both sides already shut) is not mirrored.
 
 Updates are edge-driven: :meth:`Readiness.set` compares the wanted state with the mirrored
 one and makes a system call only when it changes, so a socket whose readiness does not
@@ -53,12 +60,15 @@ class Readiness:
 
     def set(self, readable: bool, writable: bool, hangup: int = 0) -> None:
         """Make the exposed descriptor report *readable* and *writable*, and hang up
-        (1: read side, 2: both) when *hangup* says so; hang-ups are never undone."""
+        (1: read side, 2: both, 3: both with an error pending) when *hangup* says so.
+        Hang-ups are never undone; only the error of level 3 is, once *hangup* says 2."""
         if hangup > self.hangup:
             self._hang_up(hangup)
+        elif hangup == 2 and self.hangup == 3:
+            self._clear_error()
         if self.hangup:
             readable = True  # EOF is readable for good
-            if self.hangup == 2:
+            if self.hangup >= 2:
                 writable = True
         if readable is not self.readable:
             if readable:
@@ -74,6 +84,9 @@ class Readiness:
             self.writable = writable
 
     def _hang_up(self, level: int) -> None:
+        if level == 3:
+            self._hang_up_with_error()
+            return
         if self.hangup == 0 and not self.writable:
             self._drain_inner()  # make room: the mirror will not be filled again
             self.writable = True
@@ -83,6 +96,27 @@ class Readiness:
             pass
         self.hangup = level
         self.readable = True
+
+    def _hang_up_with_error(self) -> None:
+        """Release the private end with data unread, so the exposed end gets ``sk_err``
+        (POLLERR) on top of the hang-up; its own queue is emptied first, so that its next
+        read returns the error (see :meth:`_clear_error`)."""
+        if self.hangup == 2:
+            return  # the private end already refuses data: POLLERR cannot be raised now
+        if self.writable:
+            os.write(self.exposed_fd, b"e")  # unread, it turns the release into an error
+        self._drain(self.exposed_fd)
+        self.inner.close()
+        self.hangup = 3
+        self.readable = self.writable = True
+
+    def _clear_error(self) -> None:
+        """The socket's error was taken: read it off the exposed end too (POLLERR goes)."""
+        try:
+            os.read(self.exposed_fd, 1)
+        except OSError:
+            pass  # ECONNRESET, the expected answer
+        self.hangup = 2
 
     def _fill(self) -> None:
         fd = self.exposed_fd

@@ -9,6 +9,7 @@ most 1 s) for the state it is about to look at, then takes the snapshot with tim
 
 from __future__ import annotations
 
+import errno
 import select
 import selectors
 import socket
@@ -197,18 +198,13 @@ def test_poll_masks_of_a_listener(env: Env) -> object:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="poll() on a new, unconnected TCP socket: Linux gives POLLOUT|POLLHUP, usersock gives"
-    " no events",
+    reason="poll() on a new, unconnected TCP socket: Linux gives POLLOUT|POLLHUP, usersock"
+    " POLLIN|POLLOUT (that POLLHUP is undone by connect(), and the mirror's hang-ups are final)",
 )
 def test_poll_masks_of_a_fresh_socket(env: Env) -> object:
     return poll_state(env.tcp())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="poll() after an RST: Linux POLLIN|POLLOUT|POLLERR|POLLHUP (POLLIN|POLLOUT|POLLHUP"
-    " once recv has taken the error), usersock POLLIN|POLLOUT in both cases",
-)
 def test_poll_masks_after_reset(env: Env) -> object:
     cli, conn, _ = env.connected()
     cli.sendall(b"unread")
@@ -222,18 +218,19 @@ def test_poll_masks_after_reset(env: Env) -> object:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="poll() after a refused non-blocking connect: Linux POLLIN|POLLOUT|POLLERR|POLLHUP,"
-    " usersock POLLIN|POLLOUT",
-)
 def test_poll_masks_after_refused_nonblocking_connect(env: Env) -> object:
     port = env.closed_port()
     s = env.tcp()
     s.setblocking(False)
     env.attempt(s.connect, (env.host, port))
     env.writable(s, 1.0)
-    return poll_state(s)
+    return {
+        "refused": poll_state(s),
+        "epoll": epoll_state(s),
+        "SO_ERROR": errno.errorcode.get(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)),
+        "after SO_ERROR": poll_state(s),
+        "SO_ERROR again": s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR),
+    }
 
 
 def test_poll_masks_with_a_full_send_buffer(env: Env) -> object:

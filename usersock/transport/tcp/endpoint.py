@@ -565,14 +565,15 @@ class TCPEndpoint(Endpoint):
 
     def hangup(self) -> int:
         """How far the socket has hung up, for the readiness mirror: 1 when the read side
-        is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), as
+        is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), 3
+        when the connection ended with an error not yet taken (POLLHUP and POLLERR), as
         ``tcp_poll`` reports them. A never-connected socket reports 0 here (its POLLHUP is
         not terminal, so it is not mirrored)."""
         conn = self.conn
         if conn is None or self.listener is not None:
             return 0
         if conn.state is State.CLOSED:
-            return 2
+            return 3 if self.peek_error() is not None else 2
         read_shut = self.shut_rd or conn.rcv.fin_received
         if not read_shut:
             return 0
