@@ -15,6 +15,14 @@ Hang-ups are mirrored when they are final: once the virtual socket's read side i
 ``POLLRDHUP`` (and stays readable); once both sides are (closed), it shuts both, so the
 exposed end polls ``POLLHUP``, as ``tcp_poll`` reports.
 
+A TCP socket that was never connected (nor listened) polls ``POLLOUT|POLLHUP`` in Linux
+(``tcp_poll`` in ``TCP_CLOSE``), a hang-up that ``connect()`` or ``listen()`` ends. An
+unconnected ``AF_UNIX`` stream socket polls just that, so a mirror made for such a socket
+starts as one, with no private end (hang-up level -1). When the socket leaves that state
+the exposed end is connected, through a listener on a fresh abstract address that lives
+for the one ``accept``, and the private end is the accepted socket. The descriptor, and any
+``epoll`` registration on it, stay the same.
+
 A connection that ended with an error (reset, refused, timed out) also polls ``POLLERR``
 until the error is taken (by ``recv``, ``SO_ERROR``...). The kernel's ``AF_UNIX`` code sets
 that error on one end when the other is released with data unread (``unix_release_sock``:
@@ -35,6 +43,7 @@ watchers and after socket calls), which also guards the mirrored state.
 from __future__ import annotations
 
 import _socket
+import errno
 import os
 
 _CHUNK = b"\0" * 4096
@@ -45,34 +54,52 @@ class Readiness:
 
     __slots__ = ("exposed_fd", "hangup", "inner", "readable", "writable")
 
-    def __init__(self) -> None:
-        exposed, inner = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        # Small buffers: filling the exposed end's send side takes few writes.
-        exposed.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1)
-        inner.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1)
-        exposed.setblocking(False)
-        inner.setblocking(False)
-        self.exposed_fd: int = exposed.detach()
-        self.inner = inner
+    def __init__(self, never_connected: bool = False) -> None:
+        """A mirror that reports writable only, or, when *never_connected*, the
+        ``POLLOUT|POLLHUP`` of a TCP socket never connected (level -1 until :meth:`set`
+        says otherwise). Raises ``OSError`` if the descriptors cannot be made."""
         self.readable = False
         self.writable = True
-        self.hangup = 0
+        self.inner: _socket.socket | None = None
+        if never_connected:
+            exposed = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            self.hangup = -1
+        else:
+            exposed, self.inner = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            self._tune(self.inner)
+            self.hangup = 0
+        # Small buffers: filling the exposed end's send side takes few writes.
+        exposed.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1)
+        exposed.setblocking(False)
+        self.exposed_fd: int = exposed.detach()
+
+    @staticmethod
+    def _tune(inner: _socket.socket) -> None:
+        inner.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1)
+        inner.setblocking(False)
 
     def set(self, readable: bool, writable: bool, hangup: int = 0) -> None:
         """Make the exposed descriptor report *readable* and *writable*, and hang up
         (1: read side, 2: both, 3: both with an error pending) when *hangup* says so.
         Hang-ups are never undone; only the error of level 3 is, once *hangup* says 2."""
         if hangup > self.hangup:
-            self._hang_up(hangup)
+            if self.hangup < 0:
+                self._connect_exposed()
+            if hangup > 0:
+                self._hang_up(hangup)
         elif hangup == 2 and self.hangup == 3:
             self._clear_error()
+        elif self.hangup < 0:
+            return  # never connected: POLLOUT|POLLHUP until it is
         if self.hangup:
             readable = True  # EOF is readable for good
             if self.hangup >= 2:
                 writable = True
         if readable is not self.readable:
             if readable:
-                self.inner.send(b"r")
+                inner = self.inner
+                assert inner is not None  # paired above
+                inner.send(b"r")
             else:
                 self._take_byte()
             self.readable = readable
@@ -83,15 +110,45 @@ class Readiness:
                 self._fill()
             self.writable = writable
 
+    def _connect_exposed(self) -> None:
+        """Level -1 to 0: connect the exposed end to a private one of its own (see the
+        module's docstring); it then polls writable only. Raises ``OSError`` if the
+        descriptors cannot be made, or if ten connections in a row came from elsewhere."""
+        exposed = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, self.exposed_fd)
+        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            listener.bind(b"")  # autobind: a fresh abstract address
+            listener.listen(1)
+            exposed.bind(b"")  # a name of its own, to tell its connection apart
+            exposed.connect(listener.getsockname())  # immediate, to a listener with room
+            name = exposed.getsockname()
+            for _ in range(10):
+                fd, peer = listener._accept()  # type: ignore[attr-defined]  # not in typeshed
+                inner = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+                if peer == name:
+                    break
+                inner.close()  # another process found the address: not ours
+            else:
+                raise OSError(errno.EADDRINUSE, "readiness pairing was intercepted")
+        finally:
+            listener.close()
+            exposed.detach()
+        self._tune(inner)
+        self.inner = inner
+        self.hangup = 0
+        self.readable = False
+        self.writable = True
+
     def _hang_up(self, level: int) -> None:
         if level == 3:
             self._hang_up_with_error()
             return
+        inner = self._paired()
         if self.hangup == 0 and not self.writable:
             self._drain_inner()  # make room: the mirror will not be filled again
             self.writable = True
         try:
-            self.inner.shutdown(_socket.SHUT_RDWR if level == 2 else _socket.SHUT_WR)
+            inner.shutdown(_socket.SHUT_RDWR if level == 2 else _socket.SHUT_WR)
         except OSError:
             pass
         self.hangup = level
@@ -106,7 +163,7 @@ class Readiness:
         if self.writable:
             os.write(self.exposed_fd, b"e")  # unread, it turns the release into an error
         self._drain(self.exposed_fd)
-        self.inner.close()
+        self._paired().close()
         self.hangup = 3
         self.readable = self.writable = True
 
@@ -127,7 +184,7 @@ class Readiness:
                 return
 
     def _drain_inner(self) -> None:
-        recv = self.inner.recv
+        recv = self._paired().recv
         while True:
             try:
                 if not recv(65536):
@@ -155,5 +212,11 @@ class Readiness:
                 return
 
     def close_inner(self) -> None:
-        """Close the private end (the exposed one belongs to the socket object)."""
-        self.inner.close()
+        """Close the private end, if any (the exposed one belongs to the socket object)."""
+        if self.inner is not None:
+            self.inner.close()
+
+    def _paired(self) -> _socket.socket:
+        inner = self.inner
+        assert inner is not None, "no private end before the socket leaves level -1"
+        return inner

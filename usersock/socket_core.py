@@ -384,7 +384,7 @@ class SocketCore(_stdlib_socket.socket):
                         from usersock.patch import hook_asyncio_sendfile
 
                         hook_asyncio_sendfile()
-                    ready = Readiness()
+                    ready = Readiness(never_connected=self._ep.hangup() < 0)
                     _CSocket.__init__(self, _socket.AF_UNIX, _STREAM, 0, ready.exposed_fd)
                     self._ready = ready
                     self._ep.watchers.append(self._sync)

@@ -83,3 +83,49 @@ def test_an_error_after_a_clean_hang_up_is_not_mirrored(mirror: Readiness) -> No
     mirror.set(True, True, 2)
     mirror.set(True, True, 3)
     assert mask(mirror) == IN | OUT | RDHUP | HUP
+
+
+@pytest.fixture
+def fresh() -> Iterator[Readiness]:
+    ready = Readiness(never_connected=True)
+    yield ready
+    ready.close_inner()
+    os.close(ready.exposed_fd)
+
+
+def test_a_never_connected_socket_polls_pollhup_until_it_connects(fresh: Readiness) -> None:
+    """Level -1 is ``tcp_poll`` in ``TCP_CLOSE``: POLLOUT|POLLHUP. Leaving it connects the
+    same descriptor, so an ``epoll`` registration made before still sees what follows."""
+    assert mask(fresh) == OUT | HUP
+    fresh.set(True, True, -1)  # still never connected: nothing changes
+    assert mask(fresh) == OUT | HUP
+    ep = select.epoll()
+    try:
+        ep.register(fresh.exposed_fd, select.EPOLLIN | select.EPOLLOUT)
+        fresh.set(False, False, 0)  # connecting: neither readable nor writable
+        assert mask(fresh) == 0
+        assert ep.poll(0) == []
+        fresh.set(True, True, 0)
+        assert mask(fresh) == IN | OUT
+        assert ep.poll(0) == [(fresh.exposed_fd, select.EPOLLIN | select.EPOLLOUT)]
+        fresh.set(False, True, -1)  # a hang-up level below the mirrored one is ignored
+        assert mask(fresh) == OUT
+    finally:
+        ep.close()
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"), [(1, IN | OUT | RDHUP), (2, IN | OUT | RDHUP | HUP)]
+)
+def test_a_never_connected_socket_can_hang_up_at_once(
+    fresh: Readiness, level: int, expected: int
+) -> None:
+    fresh.set(True, True, level)
+    assert mask(fresh) == expected
+
+
+def test_a_refused_connect_polls_pollerr_from_a_never_connected_mirror(fresh: Readiness) -> None:
+    fresh.set(True, True, 3)
+    assert mask(fresh) == IN | OUT | RDHUP | HUP | ERR
+    fresh.set(True, True, 2)
+    assert mask(fresh) == IN | OUT | RDHUP | HUP

@@ -179,7 +179,8 @@ class Endpoint:
         return self.readable(), self.writable(), self.hangup()
 
     def hangup(self) -> int:
-        """0, 1 (read side shut: POLLRDHUP) or 2 (both: POLLHUP); see ``Readiness``."""
+        """0, 1 (read side shut: POLLRDHUP), 2 (both: POLLHUP), 3 (both, with an error
+        pending: POLLERR too) or -1 (a TCP socket never connected); see ``Readiness``."""
         return 0
 
     def writable(self) -> bool:

@@ -567,11 +567,13 @@ class TCPEndpoint(Endpoint):
         """How far the socket has hung up, for the readiness mirror: 1 when the read side
         is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), 3
         when the connection ended with an error not yet taken (POLLHUP and POLLERR), as
-        ``tcp_poll`` reports them. A never-connected socket reports 0 here (its POLLHUP is
-        not terminal, so it is not mirrored)."""
-        conn = self.conn
-        if conn is None or self.listener is not None:
+        ``tcp_poll`` reports them; -1 for a socket never connected nor listening, whose
+        POLLHUP ``connect()`` or ``listen()`` ends."""
+        if self.listener is not None:
             return 0
+        conn = self.conn
+        if conn is None:
+            return -1
         if conn.state is State.CLOSED:
             return 3 if self.peek_error() is not None else 2
         read_shut = self.shut_rd or conn.rcv.fin_received
