@@ -23,6 +23,14 @@ the exposed end is connected, through a listener on a fresh abstract address tha
 for the one ``accept``, and the private end is the accepted socket. The descriptor, and any
 ``epoll`` registration on it, stay the same.
 
+Hang-ups are final within one connection. A level lower than the mirrored one means the
+socket started a new life (``connect()`` again after a failed or closed connection, or a
+listener shut down, back to never connected): a new mirror is put on the same descriptor
+number with ``dup2``, which ``select``/``poll`` follow but an ``epoll`` registration of the
+old one does not. Running out of descriptors never makes :meth:`Readiness.set` raise (it
+runs inside the stack's processing): the mirror keeps what it showed, a warning is logged,
+and the next update tries again.
+
 A connection that ended with an error (reset, refused, timed out) also polls ``POLLERR``
 until the error is taken (by ``recv``, ``SO_ERROR``...). The kernel's ``AF_UNIX`` code sets
 that error on one end when the other is released with data unread (``unix_release_sock``:
@@ -44,9 +52,16 @@ from __future__ import annotations
 
 import _socket
 import errno
+import logging
 import os
 
+logger = logging.getLogger(__name__)
+
 _CHUNK = b"\0" * 4096
+
+#: The hang-up level of a mirror whose pairing failed half-way: any level asked for is lower,
+#: so the next :meth:`Readiness.set` replaces it.
+_STALE = 4
 
 
 class Readiness:
@@ -80,26 +95,32 @@ class Readiness:
 
     def set(self, readable: bool, writable: bool, hangup: int = 0) -> None:
         """Make the exposed descriptor report *readable* and *writable*, and hang up
-        (1: read side, 2: both, 3: both with an error pending) when *hangup* says so.
-        Hang-ups are never undone; only the error of level 3 is, once *hangup* says 2."""
-        if hangup > self.hangup:
-            if self.hangup < 0:
-                self._connect_exposed()
-            if hangup > 0:
+        (1: read side, 2: both, 3: both with an error pending) when *hangup* says so; -1
+        is a TCP socket never connected. Hang-ups stay: a lower level means a new life
+        (a reconnect after a final hang-up, a listener shut down), which gets a new mirror
+        on the same descriptor number; only the error of level 3 goes back to 2 in place.
+
+        Never raises for want of descriptors: a mirror that cannot be made now is logged,
+        keeps what it showed, and is tried again on the next call."""
+        mirrored = self.hangup
+        if hangup != mirrored:
+            if hangup == 2 and mirrored == 3:
+                self._clear_error()
+            elif hangup < mirrored and not self._renew(hangup < 0):
+                return
+            if self.hangup < 0 <= hangup and not self._connect_exposed():
+                return
+            if hangup > self.hangup:
                 self._hang_up(hangup)
-        elif hangup == 2 and self.hangup == 3:
-            self._clear_error()
-        elif self.hangup < 0:
-            return  # never connected: POLLOUT|POLLHUP until it is
         if self.hangup:
+            if self.hangup < 0:
+                return  # never connected: POLLOUT|POLLHUP until it is
             readable = True  # EOF is readable for good
             if self.hangup >= 2:
                 writable = True
         if readable is not self.readable:
             if readable:
-                inner = self.inner
-                assert inner is not None  # paired above
-                inner.send(b"r")
+                self._paired().send(b"r")
             else:
                 self._take_byte()
             self.readable = readable
@@ -110,17 +131,47 @@ class Readiness:
                 self._fill()
             self.writable = writable
 
-    def _connect_exposed(self) -> None:
-        """Level -1 to 0: connect the exposed end to a private one of its own (see the
-        module's docstring); it then polls writable only. Raises ``OSError`` if the
-        descriptors cannot be made, or if ten connections in a row came from elsewhere."""
-        exposed = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, self.exposed_fd)
-        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    def _renew(self, never_connected: bool) -> bool:
+        """Start a new mirror (level 0, or -1 if *never_connected*) on the same descriptor
+        number, with ``dup2``. An ``epoll`` registration of the old one does not carry over
+        (the kernel's socket would have kept it). False, logged, if it cannot be made."""
         try:
-            listener.bind(b"")  # autobind: a fresh abstract address
-            listener.listen(1)
-            exposed.bind(b"")  # a name of its own, to tell its connection apart
-            exposed.connect(listener.getsockname())  # immediate, to a listener with room
+            fresh = Readiness(never_connected)
+        except OSError as exc:
+            logger.warning("readiness descriptor %d not renewed: %s", self.exposed_fd, exc)
+            return False
+        os.dup2(fresh.exposed_fd, self.exposed_fd, inheritable=False)
+        os.close(fresh.exposed_fd)
+        self.close_inner()
+        self.inner = fresh.inner
+        self.hangup = fresh.hangup
+        self.readable = False
+        self.writable = True
+        return True
+
+    def _connect_exposed(self) -> bool:
+        """Level -1 to 0: connect the exposed end to a private one of its own (see the
+        module's docstring); it then polls writable only. False, logged, if that cannot be
+        done now; the mirror then stays at -1, or, if it failed half-way, is marked stale
+        so that the next :meth:`set` starts a new one."""
+        exposed = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, self.exposed_fd)
+        listener: _socket.socket | None = None
+        reserve = -1
+        try:
+            try:
+                listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                listener.bind(b"")  # autobind: a fresh abstract address
+                listener.listen(1)
+                reserve = os.dup(listener.fileno())  # keeps a descriptor free for accept()
+                exposed.bind(b"")  # a name of its own, to tell its connection apart
+                self.hangup = _STALE  # until the pair is whole: an interruption leaves it so
+                exposed.connect(listener.getsockname())  # immediate, to a listener with room
+            except OSError as exc:
+                self.hangup = -1  # the exposed end is still unconnected
+                logger.warning("readiness descriptor %d not connected: %s", self.exposed_fd, exc)
+                return False
+            os.close(reserve)
+            reserve = -1
             name = exposed.getsockname()
             for _ in range(10):
                 fd, peer = listener._accept()  # type: ignore[attr-defined]  # not in typeshed
@@ -129,15 +180,22 @@ class Readiness:
                     break
                 inner.close()  # another process found the address: not ours
             else:
-                raise OSError(errno.EADDRINUSE, "readiness pairing was intercepted")
+                raise OSError(errno.EADDRINUSE, "connections from elsewhere took its place")
+        except OSError as exc:
+            logger.warning("readiness descriptor %d not paired: %s", self.exposed_fd, exc)
+            return False  # stale: the next set() starts a new mirror
         finally:
-            listener.close()
+            if reserve >= 0:
+                os.close(reserve)
+            if listener is not None:
+                listener.close()
             exposed.detach()
         self._tune(inner)
         self.inner = inner
         self.hangup = 0
         self.readable = False
         self.writable = True
+        return True
 
     def _hang_up(self, level: int) -> None:
         if level == 3:

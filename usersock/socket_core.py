@@ -332,7 +332,7 @@ class SocketCore(_stdlib_socket.socket):
                 real.bind(self._format(None, ep.local_port))
         ready = self._ready
         if ready is not None:
-            os.dup2(real.fileno(), ready.exposed_fd)
+            os.dup2(real.fileno(), ready.exposed_fd, inheritable=False)
             real.close()
             ready.close_inner()
             _CSocket.__init__(self, self._vfamily, self._vtype, self._vproto, ready.exposed_fd)

@@ -259,6 +259,51 @@ def test_poll_masks_after_refused_nonblocking_connect(env: Env) -> object:
     }
 
 
+def test_poll_masks_of_a_dup_after_the_error_is_taken(env: Env) -> object:
+    """Both descriptors of a ``dup()`` lose POLLERR when either takes the error."""
+    port = env.closed_port()
+    a = env.tcp()
+    a.setblocking(False)
+    b = a.dup()
+    env.own(b)
+    env.attempt(a.connect, (env.host, port))
+    env.writable(a, 1.0)
+    refused = (poll_state(a), poll_state(b))
+    err = errno.errorcode.get(a.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    return {"refused": refused, "SO_ERROR": err, "after": (poll_state(a), poll_state(b))}
+
+
+def test_poll_masks_of_a_socket_connected_again_after_a_refusal(env: Env) -> object:
+    """Linux lets a socket whose connect failed connect again; its descriptor must follow
+    the new connection (the old one's hang-up and error are gone): a new mirror on the
+    same descriptor number."""
+    port = env.closed_port()
+    lst = env.listener()
+    s = env.tcp()
+    s.setblocking(False)
+    env.attempt(s.connect, (env.host, port))
+    env.writable(s, 1.0)
+    err = errno.errorcode.get(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    after_error = poll_state(s)
+    # The first connect() after the failure reports it (ECONNABORTED); the next one starts.
+    again = [env.attempt(s.connect, env.address(lst)) for _ in range(2)]
+    conn, _ = lst.accept()
+    env.own(conn)
+    env.writable(s, 1.0)
+    connected = poll_state(s)
+    conn.sendall(b"x")
+    env.readable(s, 1.0)
+    return {
+        "SO_ERROR": err,
+        "after the error": after_error,
+        "connect again": again,
+        "connected": connected,
+        "data": poll_state(s),
+        "recv": s.recv(1),
+        "after recv": poll_state(s),
+    }
+
+
 def test_poll_masks_with_a_full_send_buffer(env: Env) -> object:
     cli, _, _ = env.connected()
     cli.setblocking(False)

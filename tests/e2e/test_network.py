@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import subprocess
 import sys
@@ -83,6 +84,27 @@ def test_an_allowed_local_address_reaches_the_real_kernel() -> None:
         s.sendall(b"over the kernel")
         assert conn.recv(100) == b"over the kernel"
         assert not usersock.sockets.is_virtual(s)
+        conn.close()
+        s.close()
+    real.close()
+
+
+def test_a_socket_that_became_real_keeps_its_descriptor_and_flags() -> None:
+    """A socket whose descriptor was taken before it connected to an allowed address keeps
+    that descriptor number, now the kernel socket's, and it stays non-inheritable."""
+    real = socket.socket()
+    real.bind(("127.0.0.1", 0))
+    real.listen()
+    port = real.getsockname()[1]
+    with usersock.Network(allow=[f"127.0.0.1:{port}"]) as net:
+        s = net.socket()
+        fd = s.fileno()
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+        conn, _ = real.accept()
+        assert s.fileno() == fd
+        assert not os.get_inheritable(fd)
+        assert s.getpeername() == ("127.0.0.1", port)
         conn.close()
         s.close()
     real.close()

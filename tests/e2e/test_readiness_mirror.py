@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import select
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -50,8 +53,8 @@ def test_readable_and_writable_follow_the_socket(mirror: Readiness) -> None:
 def test_hang_ups_are_final(mirror: Readiness) -> None:
     mirror.set(False, True, 1)
     assert mask(mirror) == IN | OUT | RDHUP
-    mirror.set(False, True, 0)  # a read-side hang-up is not undone
-    assert mask(mirror) == IN | OUT | RDHUP
+    mirror.set(False, False, 1)  # EOF stays readable, and the read side stays shut
+    assert mask(mirror) == IN | RDHUP
     mirror.set(False, False, 2)
     assert mask(mirror) == IN | OUT | RDHUP | HUP
 
@@ -108,8 +111,8 @@ def test_a_never_connected_socket_polls_pollhup_until_it_connects(fresh: Readine
         fresh.set(True, True, 0)
         assert mask(fresh) == IN | OUT
         assert ep.poll(0) == [(fresh.exposed_fd, select.EPOLLIN | select.EPOLLOUT)]
-        fresh.set(False, True, -1)  # a hang-up level below the mirrored one is ignored
-        assert mask(fresh) == OUT
+        fresh.set(False, True, -1)  # a listener shut down: never connected again
+        assert mask(fresh) == OUT | HUP
     finally:
         ep.close()
 
@@ -129,3 +132,67 @@ def test_a_refused_connect_polls_pollerr_from_a_never_connected_mirror(fresh: Re
     assert mask(fresh) == IN | OUT | RDHUP | HUP | ERR
     fresh.set(True, True, 2)
     assert mask(fresh) == IN | OUT | RDHUP | HUP
+
+
+@pytest.mark.parametrize(
+    ("level", "then", "expected"),
+    [(3, 0, OUT), (2, 0, OUT), (1, 0, OUT), (2, -1, OUT | HUP), (3, 1, IN | OUT | RDHUP)],
+)
+def test_a_lower_level_is_a_new_life_on_the_same_descriptor(
+    mirror: Readiness, level: int, then: int, expected: int
+) -> None:
+    """A socket that connects again after a final hang-up (or a listener shut back to never
+    connected) gets a new mirror, ``dup2``'d onto the same descriptor number."""
+    fd = mirror.exposed_fd
+    mirror.set(True, True, level)
+    mirror.set(False, True, then)
+    assert mirror.exposed_fd == fd
+    assert mask(mirror) == expected
+    mirror.set(True, False, then)  # and it mirrors the new life from there on
+    assert mask(mirror) == (expected if then < 0 else (expected | IN) & ~OUT)
+
+
+_EXHAUSTED = """
+import logging, os, resource, select, sys
+from usersock.readiness import Readiness
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
+def mask(fd):
+    p = select.poll(); p.register(fd, select.POLLIN | select.POLLOUT)
+    return [m for _, m in p.poll(0)]
+ready = Readiness(never_connected=True)
+before = mask(ready.exposed_fd)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+top = max(int(n) for n in os.listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, hard))  # no descriptor left
+fillers = []
+while True:
+    try:
+        fillers.append(os.dup(0))
+    except OSError:
+        break
+ready.set(False, False, 0)  # connect() started: the pair cannot be made, and no raise
+during = (ready.hangup, mask(ready.exposed_fd))
+for f in fillers:
+    os.close(f)
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+ready.set(False, False, 0)  # tried again on the next update
+print("RESULT", before, during, ready.hangup, mask(ready.exposed_fd))
+"""
+
+
+def test_no_descriptor_left_is_logged_and_tried_again() -> None:
+    """``set`` runs inside the stack's processing, so it never raises for want of
+    descriptors: the mirror keeps showing what it did, logs, and pairs on a later update.
+    Run in a child process, whose descriptor limit can be lowered safely."""
+    out = subprocess.run(
+        [sys.executable, "-c", _EXHAUSTED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=pathlib.Path(__file__).parents[2],
+    ).stdout
+    assert "not connected: [Errno 24]" in out, out
+    result = out.split("RESULT", 1)[1].split()
+    assert " ".join(result) == f"[{OUT | HUP}] (-1, [{OUT | HUP}]) 0 []", out

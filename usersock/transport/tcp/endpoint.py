@@ -349,10 +349,14 @@ class TCPEndpoint(Endpoint):
 
     # Application calls ---------------------------------------------------------------------
     def take_error(self) -> Err | None:
-        """The error that ended the connection, reported once (``SO_ERROR`` semantics)."""
+        """The error that ended the connection, reported once (``SO_ERROR`` semantics).
+        Taking it updates the readiness mirrors (POLLERR goes), also those of a ``dup()``.
+        Needs the stack lock."""
         err = self.peek_error()
         if err is not None:
             self.error_reported = True
+            for watcher in self.watchers:
+                watcher()
         return err
 
     def peek_error(self) -> Err | None:
