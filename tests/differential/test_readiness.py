@@ -259,6 +259,34 @@ def test_poll_masks_after_refused_nonblocking_connect(env: Env) -> object:
     }
 
 
+@pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "nonblocking"])
+def test_poll_masks_after_connect_reported_the_refusal(env: Env, blocking: bool) -> object:
+    """Once ``connect()`` itself has reported the failure, Linux disconnects the socket
+    (``tcp_disconnect``): it polls as a fresh one, POLLOUT|POLLHUP, and may connect again."""
+    port = env.closed_port()
+    lst = env.listener()
+    s = env.tcp(timeout=None)  # a timeout is CPython's own poll and SO_ERROR: not this path
+    fd = s.fileno()
+    if not blocking:
+        s.setblocking(False)
+        env.attempt(s.connect, (env.host, port))
+        env.writable(s, 1.0)
+    reported = env.attempt(s.connect, (env.host, port))
+    after = poll_state(s)
+    s.settimeout(1.0)
+    again = env.attempt(s.connect, env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    return {
+        "reported": reported,
+        "after": after,
+        "peer": env.attempt(s.getpeername),
+        "again": again,
+        "connected": poll_state(s),
+        "same fd": s.fileno() == fd,
+    }
+
+
 def test_poll_masks_of_a_dup_after_the_error_is_taken(env: Env) -> object:
     """Both descriptors of a ``dup()`` lose POLLERR when either takes the error."""
     port = env.closed_port()

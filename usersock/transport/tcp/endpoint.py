@@ -572,11 +572,12 @@ class TCPEndpoint(Endpoint):
         is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), 3
         when the connection ended with an error not yet taken (POLLHUP and POLLERR), as
         ``tcp_poll`` reports them; -1 for a socket never connected nor listening, whose
-        POLLHUP ``connect()`` or ``listen()`` ends."""
+        POLLHUP ``connect()`` or ``listen()`` ends, or one whose ``connect()`` reported
+        that the connection failed (Linux then calls ``tcp_disconnect``: a fresh socket)."""
         if self.listener is not None:
             return 0
         conn = self.conn
-        if conn is None:
+        if conn is None or self.sock_state == "unconnected":
             return -1
         if conn.state is State.CLOSED:
             return 3 if self.peek_error() is not None else 2
