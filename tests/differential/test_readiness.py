@@ -287,6 +287,36 @@ def test_poll_masks_after_connect_reported_the_refusal(env: Env, blocking: bool)
     }
 
 
+@pytest.mark.parametrize(
+    "how", [socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR], ids=["rd", "wr", "rdwr"]
+)
+def test_shutdown_before_connect_is_kept(env: Env, how: int) -> object:
+    """``shutdown()`` of a socket never connected fails with ENOTCONN, but Linux keeps the
+    flags: poll() shows them, reads see EOF, writes EPIPE, also after a later connect()."""
+    lst = env.listener()
+    s = env.tcp()
+    shut = env.attempt(s.shutdown, how)
+    fresh = poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    s.setblocking(False)
+    recv, send = env.attempt(s.recv, 1), env.attempt(s.send, b"x")
+    s.settimeout(1.0)
+    connect = env.attempt(s.connect, env.address(lst))
+    conn, _ = lst.accept()
+    env.own(conn)
+    conn.sendall(b"y")
+    env.readable(s, 1.0)
+    return {
+        "shutdown": shut,
+        "fresh": fresh,
+        "recv": recv,
+        "send": send,
+        "connect": connect,
+        "connected": poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP),
+        "recv after": env.attempt(s.recv, 1),
+        "send after": env.attempt(s.send, b"z"),
+    }
+
+
 def test_poll_masks_of_a_dup_after_the_error_is_taken(env: Env) -> object:
     """Both descriptors of a ``dup()`` lose POLLERR when either takes the error."""
     port = env.closed_port()

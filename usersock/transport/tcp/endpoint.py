@@ -149,7 +149,8 @@ class TCPEndpoint(Endpoint):
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
             raise StackError(Err.WOULD_BLOCK)
         if conn.state is State.CLOSED:
-            self.sock_state = "unconnected"
+            self.sock_state = "unconnected"  # tcp_disconnect: a fresh socket again
+            self.shut_rd = self.shut_wr = False
             err = self.take_error()
             if err is None and self.stack.closed:
                 err = Err.CONNECTION_ABORTED
@@ -443,6 +444,8 @@ class TCPEndpoint(Endpoint):
         """The connection if it has bytes to read; ``None`` at EOF; raises otherwise."""
         conn = self.conn
         if conn is None:
+            if self.shut_rd:
+                return None  # shut down before it connected: tcp_recvmsg reads EOF
             raise StackError(Err.NOT_CONNECTED)
         if conn.readable_bytes():
             return conn
@@ -458,13 +461,19 @@ class TCPEndpoint(Endpoint):
     def shutdown(self, read: bool, write: bool) -> None:
         """``shutdown(2)`` as Linux's ``inet_shutdown``: on a listener, ``SHUT_RD`` (or
         ``SHUT_RDWR``) stops listening (pending connections are reset) and ``SHUT_WR`` does
-        nothing. Raises ``StackError(NOT_CONNECTED)`` on an unconnected socket."""
+        nothing. Raises ``StackError(NOT_CONNECTED)`` on an unconnected socket, whose
+        flags are kept all the same, as Linux keeps them."""
         if self.listener is not None:
             if read:
                 self._stop_listening()
             return
         conn = self.conn
         if conn is None or (conn.state not in SYNCHRONIZED and conn.state is not State.SYN_SENT):
+            # inet_shutdown in TCP_CLOSE: ENOTCONN, yet the flags are kept (reads then see
+            # EOF, writes EPIPE, and poll() says so), also through a later connect().
+            self.shut_rd |= read
+            self.shut_wr |= write
+            self.notify()
             raise StackError(Err.NOT_CONNECTED)
         if read:
             self.shut_rd = True
@@ -573,12 +582,13 @@ class TCPEndpoint(Endpoint):
         when the connection ended with an error not yet taken (POLLHUP and POLLERR), as
         ``tcp_poll`` reports them; -1 for a socket never connected nor listening, whose
         POLLHUP ``connect()`` or ``listen()`` ends, or one whose ``connect()`` reported
-        that the connection failed (Linux then calls ``tcp_disconnect``: a fresh socket)."""
+        that the connection failed (Linux then calls ``tcp_disconnect``: a fresh socket);
+        2 for such a socket shut down for reading."""
         if self.listener is not None:
             return 0
         conn = self.conn
         if conn is None or self.sock_state == "unconnected":
-            return -1
+            return 2 if self.shut_rd else -1  # TCP_CLOSE: POLLHUP, RDHUP too once SHUT_RD
         if conn.state is State.CLOSED:
             return 3 if self.peek_error() is not None else 2
         read_shut = self.shut_rd or conn.rcv.fin_received
