@@ -315,7 +315,7 @@ class socket(SocketCore):
         peek, timeout = self._recv_flags(flags)
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            data, _, _ = self._call(lambda: ep.recv_from(nbytes, peek), timeout)
+            data, _, _ = self._call(lambda: ep.recv_from(nbytes, peek, timeout is None), timeout)
             view[: len(data)] = data
             return len(data)
         assert isinstance(ep, TCPEndpoint)
@@ -345,7 +345,7 @@ class socket(SocketCore):
             return self.recv(bufsize, flags), None
         assert isinstance(ep, UDPEndpoint)
         peek, timeout = self._recv_flags(flags)
-        data, src, port = self._call(lambda: ep.recv_from(bufsize, peek), timeout)
+        data, src, port = self._call(lambda: ep.recv_from(bufsize, peek, timeout is None), timeout)
         return data, (self._format(src, port) if src else None)
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Address]:
@@ -375,7 +375,9 @@ class socket(SocketCore):
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
             peek, timeout = self._recv_flags(flags)
-            full, src, port = self._call(lambda: ep.recv_from(1 << 20, peek), timeout)
+            full, src, port = self._call(
+                lambda: ep.recv_from(1 << 20, peek, timeout is None), timeout
+            )
             msg_flags = _MSG_TRUNC if len(full) > bufsize else 0
             return full[:bufsize], [], msg_flags, (self._format(src, port) if src else None)
         return self.recv(bufsize, flags), [], 0, None
@@ -412,18 +414,7 @@ class socket(SocketCore):
         ep = self._endpoint()
         read = how in (_socket.SHUT_RD, _socket.SHUT_RDWR)
         write = how in (_socket.SHUT_WR, _socket.SHUT_RDWR)
-        if isinstance(ep, UDPEndpoint):
-
-            def shut_udp() -> None:
-                if ep.remote_addr is None:
-                    raise StackError(Err.NOT_CONNECTED)
-                ep.shut_rd = ep.shut_rd or read
-                ep.shut_wr = ep.shut_wr or write
-                ep.notify()
-
-            self._locked(shut_udp)
-            return
-        assert isinstance(ep, TCPEndpoint)
+        assert isinstance(ep, (TCPEndpoint, UDPEndpoint))
         self._locked(lambda: ep.shutdown(read, write))
 
 

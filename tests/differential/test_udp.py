@@ -8,6 +8,7 @@ Each test is a scenario run on real sockets and under ``usersock.patched()`` (se
 
 from __future__ import annotations
 
+import select
 import socket
 from typing import TYPE_CHECKING
 
@@ -291,6 +292,48 @@ def test_connected_shutdown_rd_keeps_receiving(env: Env) -> object:
     s.shutdown(socket.SHUT_RD)
     server.sendto(b"late", env.address(s))
     return {"readable": env.readable(s, 1.0), "recv": env.attempt(s.recv, 10)}
+
+
+def _poll_mask(sock: socket.socket) -> int:
+    p = select.poll()
+    p.register(sock, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    return sum(mask for _, mask in p.poll(0))
+
+
+@pytest.mark.parametrize("connected", [False, True], ids=["unconnected", "connected"])
+@pytest.mark.parametrize(
+    "how", [socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR], ids=["rd", "wr", "rdwr"]
+)
+def test_shutdown_flags_poll_send_and_recv(env: Env, connected: bool, how: int) -> object:
+    """Linux keeps the flags of ``shutdown()`` even when it fails with ENOTCONN (an
+    unconnected socket): poll() shows them, ``SHUT_WR`` makes sends fail with EPIPE. After
+    ``SHUT_RD`` an empty queue gives EAGAIN to a non-blocking read, though poll() says
+    readable."""
+    peer = env.bound_udp()
+    s = env.bound_udp()
+    if connected:
+        s.connect(env.address(peer))
+    shut = env.attempt(s.shutdown, how)
+    send = env.attempt(s.sendto, b"a", env.address(peer))
+    s.setblocking(False)
+    return {
+        "shutdown": shut,
+        "sendto": send,
+        "poll": _poll_mask(s),
+        "recv": env.attempt(s.recv, 1),
+    }
+
+
+def test_blocking_recv_after_shut_rd_reads_nothing(env: Env) -> object:
+    """A blocking read on an empty queue after ``SHUT_RD`` returns ``b""`` at once."""
+    peer = env.bound_udp()
+    s = env.bound_udp()
+    s.connect(env.address(peer))
+    s.shutdown(socket.SHUT_RD)
+    s.settimeout(None)
+    empty = env.attempt(s.recv, 10)
+    peer.sendto(b"late", env.address(s))
+    return {"empty": empty, "late": env.attempt(s.recv, 10)}
 
 
 def test_listen_and_accept_on_udp(env: Env) -> object:

@@ -136,16 +136,19 @@ class UDPEndpoint(Endpoint):
         self.queued_bytes += len(payload)
         self.notify()
 
-    def recv_from(self, n: int, peek: bool = False) -> tuple[bytes, bytes, int]:
+    def recv_from(self, n: int, peek: bool = False, wait: bool = False) -> tuple[bytes, bytes, int]:
         """Return ``(data, src, src_port)`` for the next datagram, cut to *n* bytes.
 
+        *wait* says the caller would block for one (a blocking socket). After ``SHUT_RD``
+        such a call gets ``b""`` when nothing is queued, as ``udp_recvmsg`` gives once its
+        wait sees the shutdown; a non-blocking one still gets ``EAGAIN``, as on Linux.
         Raises ``StackError(WOULD_BLOCK)`` when nothing is queued, or a pending ICMP error.
         """
         if self.pending_error is not None:
             err, self.pending_error = self.pending_error, None
             raise StackError(err)
         if not self.queue:
-            if self.shut_rd:
+            if self.shut_rd and wait:
                 return b"", b"", 0
             raise StackError(Err.WOULD_BLOCK)
         data, src, port = self.queue[0]
@@ -153,6 +156,17 @@ class UDPEndpoint(Endpoint):
             self.queue.popleft()
             self.queued_bytes -= len(data)
         return data[:n], src, port
+
+    def shutdown(self, read: bool, write: bool) -> None:
+        """``shutdown(2)``: the flags are kept even on an unconnected socket, which then
+        raises ``StackError(NOT_CONNECTED)`` (Linux's ``inet_shutdown`` in ``TCP_CLOSE``).
+        Datagrams still arrive after ``SHUT_RD``; sends fail with ``EPIPE`` after
+        ``SHUT_WR``. Needs the stack lock."""
+        self.shut_rd = self.shut_rd or read
+        self.shut_wr = self.shut_wr or write
+        self.notify()
+        if self.remote_addr is None:
+            raise StackError(Err.NOT_CONNECTED)
 
     def readable(self) -> bool:
         return bool(self.queue) or self.pending_error is not None or self.shut_rd or self.closed
