@@ -1,9 +1,10 @@
 """``usersock.Network``: the virtual network that ``patched()`` and the pytest plugin hand out.
 
 A network is one :class:`usersock.Stack` laid out like a host's loopback: NIC 1 is an
-in-process loopback owning 127.0.0.0/8 and ::1, the name ``localhost``, and every virtual
-host the test adds (``net.add_host("api.test")`` picks an address from 198.18.0.0/15, the
-benchmarking range of RFC 2544 that is never routed on the internet;
+in-process loopback owning 127.0.0.0/8 and ::1, the names ``localhost`` and the machine's
+own (``socket.gethostname()``), and every virtual host the test adds
+(``net.add_host("api.test")`` picks an address from 198.18.0.0/15, the benchmarking range
+of RFC 2544 that is never routed on the internet;
 ``net.add_host("db.test", "10.1.2.3")`` uses the given one). All hosts live on the one
 stack, so a server bound to a host's address is reachable by that name from every socket.
 
@@ -121,9 +122,13 @@ class Network:
         self.stack.add_address(1, "::1/128")
         self.stack.set_route_table([Route("0.0.0.0/0", nic=1), Route("::/0", nic=1)])
         self._lock = threading.Lock()
-        self.hosts: dict[str, list[bytes]] = {
-            "localhost": [parse_address("127.0.0.1"), parse_address("::1")]
-        }
+        loopback = [parse_address("127.0.0.1"), parse_address("::1")]
+        self.hosts: dict[str, list[bytes]] = {"localhost": loopback}
+        # The machine's own name is on the loopback too, as /etc/hosts has it, so that
+        # gethostbyname(gethostname()) and getfqdn() work as they do outside.
+        own = _socket.gethostname().lower().rstrip(".")
+        if own and " " not in own:
+            self.hosts.setdefault(own, list(loopback))
         self.stack.hosts = self.hosts
         self._next_auto = int(AUTO_SUBNET.network_address) + 1
         self.allow: list[Allowed] = [Allowed.parse(e) for e in allow]

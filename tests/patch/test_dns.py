@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import usersock
 from usersock import dns
 
 if TYPE_CHECKING:
@@ -329,6 +330,23 @@ def test_localhost_resolves_to_both_loopbacks_ipv4_first(network: Network) -> No
         (2, 1, 6, "", ("127.0.0.1", 80)),
         (10, 1, 6, "", ("::1", 80, 0, 0)),
     ]
+
+
+def test_the_machines_own_name_is_on_the_loopback() -> None:
+    """``gethostbyname(gethostname())`` and ``getfqdn()`` work inside ``patched()``, and a
+    server bound to the machine's name is reached by it, as /etc/hosts makes it outside."""
+    own = socket.gethostname()
+    with usersock.patched() as net:
+        assert net.lookup(own) == net.lookup("localhost")
+        assert socket.gethostbyname(own) == "127.0.0.1"
+        assert socket.getfqdn()  # no gaierror/herror on the way
+        with socket.create_server((own, 0)) as srv:
+            srv.settimeout(5)
+            port = srv.getsockname()[1]
+            with socket.create_connection((own, port), timeout=5) as cli:
+                conn, peer = srv.accept()
+                conn.close()
+                assert peer[0] == cli.getsockname()[0] == "127.0.0.1"
 
 
 def test_no_host_order(network: Network) -> None:
