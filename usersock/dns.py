@@ -83,6 +83,7 @@ _ULONG_MAX = 2**64 - 1
 _C_SPACE = " \t\n\v\f\r"
 _IPV4_LOOPBACK = b"\x7f\x00\x00\x01"
 _IPV6_LOOPBACK = bytes(15) + b"\x01"
+_V4_MAPPED_ANY = bytes(10) + b"\xff\xff" + bytes(4)
 _V4MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 Address = tuple[Any, ...]
@@ -512,10 +513,13 @@ def resolve_socket_address(hosts: HostTable, host: object, version: int, for_bin
     """The packed address a socket's ``bind`` (*for_bind*) or ``connect``/``sendto`` uses
     for *host* on an IPv*version* socket: :func:`resolve_socket_host`, with the wildcard
     turned into the loopback address for a connect, as Linux treats a connect to
-    ``0.0.0.0``/``::``."""
+    ``0.0.0.0``/``::`` (and ``::ffff:0.0.0.0``, IPv4's wildcard on a dual-stack socket)."""
     packed = resolve_socket_host(hosts, host, AF_INET if version == 4 else AF_INET6)
-    if not for_bind and not any(packed):
-        return _IPV4_LOOPBACK if version == 4 else _IPV6_LOOPBACK
+    if not for_bind:
+        if not any(packed):
+            return _IPV4_LOOPBACK if version == 4 else _IPV6_LOOPBACK
+        if packed == _V4_MAPPED_ANY:
+            return _V4_MAPPED_ANY[:12] + _IPV4_LOOPBACK
     return packed
 
 

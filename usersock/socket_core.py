@@ -298,6 +298,12 @@ class SocketCore(_stdlib_socket.socket):
             raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
         if not 0 <= port <= 0xFFFF:
             raise OverflowError(f"{'bind' if for_bind else 'connect'}(): port must be 0-65535.")
+        if version == 6 and len(address) > 2:
+            flowinfo = address[2]
+            if isinstance(flowinfo, int) and not 0 <= flowinfo <= 0xFFFFF:
+                raise OverflowError(
+                    f"{'bind' if for_bind else 'connect'}(): flowinfo must be 0-1048575."
+                )
         if isinstance(host, (bytes, bytearray)):
             host = bytes(host).decode("idna")
         if not isinstance(host, str):

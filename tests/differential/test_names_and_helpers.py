@@ -249,3 +249,29 @@ def test_create_server_dualstack(env4: Env) -> object:
         "ipv4 client": env4.attempt(c.connect, ("127.0.0.1", port)),
         "ipv6 client": env4.attempt(c6.connect, ("::1", port)),
     }
+
+
+# Addresses a connect turns into others ---------------------------------------------------
+def test_source_address_for_other_loopback_addresses(env4: Env) -> object:
+    """A connect to 127.1.2.3 leaves from 127.0.0.1, the source of Linux's local route
+    for 127.0.0.0/8; the server sees that as the peer."""
+    lst = env4.tcp()
+    lst.bind(("0.0.0.0", 0))
+    lst.listen()
+    port = lst.getsockname()[1]
+    seen = []
+    for dst in ("127.0.0.1", "127.1.2.3", "127.255.255.254"):
+        c = env4.tcp()
+        c.connect((dst, port))
+        conn, peer = lst.accept()
+        env4.own(conn)
+        seen.append((dst, c.getsockname()[0], c.getpeername()[0], conn.getsockname()[0], peer[0]))
+    return seen
+
+
+def test_flowinfo_out_of_range(env6: Env) -> object:
+    s = env6.tcp()
+    return {
+        op: [env6.attempt(getattr(s, op), ("::1", 9, flow, 0)) for flow in (1 << 20, -1)]
+        for op in ("bind", "connect")
+    }

@@ -121,3 +121,24 @@ def test_demo_http_runs() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count('"path": "/hello/') >= 2
     assert "ss: " in out.stdout
+
+
+def test_connect_to_a_wildcard_reaches_the_loopback() -> None:
+    """``::`` and ``::ffff:0.0.0.0`` (IPv4's wildcard on a dual-stack socket) connect to the
+    loopback, as ``0.0.0.0`` does on Linux (checked by hand: the suite's network guard keeps
+    real sockets from connecting to a wildcard, so this is not a differential test)."""
+    with usersock.Network() as net:
+        lst = net.socket(socket.AF_INET6)
+        lst.bind(("::", 0))
+        lst.listen()
+        port = lst.getsockname()[1]
+        seen = []
+        for dst in ("::", "::ffff:0.0.0.0"):
+            c = net.socket(socket.AF_INET6)
+            c.connect((dst, port))
+            conn, peer = lst.accept()
+            seen.append((c.getsockname()[0], c.getpeername()[0], peer[0]))
+            conn.close()
+            c.close()
+        lst.close()
+    assert seen == [("::1", "::1", "::1"), ("::ffff:127.0.0.1",) * 3]

@@ -314,7 +314,16 @@ class Stack:
             raise StackError(Err.ADDRESS_NOT_AVAILABLE, format_address(local))
         owner = self.local_nic(remote)
         if owner is not None:
-            src = local if local is not None and any(local) else remote
+            if local is not None and any(local):
+                src = local
+            elif remote in self._local:
+                src = remote  # an address of ours: the local table's "src" is itself
+            else:
+                # Owned through a local subnet (127.0.0.0/8): Linux's local route for it has
+                # the NIC's own address as "src", so 127.1.2.3 is reached from 127.0.0.1.
+                src = next(
+                    (a.address for a in owner.addresses if a.subnet.contains(remote)), remote
+                )
             return RouteInfo(owner, src, remote, remote, owner.link.mtu, True)
         route = self.routes.lookup(remote)
         nic = self._nic(route.nic)
