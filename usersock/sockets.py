@@ -322,15 +322,14 @@ class socket(SocketCore):
         if nbytes == 0:
             return 0
         got = self._call(lambda: ep.recv_into(view, nbytes, peek), timeout)
-        if flags & _MSG_WAITALL and not peek:
+        # MSG_WAITALL waits for the rest only on a blocking socket: with a timeout CPython
+        # reads a non-blocking descriptor, so Linux returns what was there.
+        if flags & _MSG_WAITALL and not peek and timeout is None:
             while 0 < got < nbytes:
                 rest = view[got:nbytes]
-                try:
-                    more = self._call(lambda r=rest: ep.recv_into(r, len(r), False), timeout)  # type: ignore[misc]
-                except OSError:
-                    break
+                more = self._call(lambda r=rest: ep.recv_into(r, len(r), False, True), None)  # type: ignore[misc]
                 if more == 0:
-                    break
+                    break  # EOF, or an error left for the next call
                 got += more
         return got
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import tempfile
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -176,6 +178,30 @@ def test_msg_waitall_with_timeout_returns_what_arrived(env: Env) -> object:
     cli.sendall(b"half")
     env.readable(conn, 1.0)
     return env.attempt(conn.recv, 10, socket.MSG_WAITALL)
+
+
+def test_msg_waitall_with_timeout_does_not_wait_for_the_rest(env: Env) -> object:
+    """With a timeout CPython reads a non-blocking descriptor, so Linux returns what is
+    there at once instead of waiting for the rest (or the timeout)."""
+    cli, conn, _ = env.connected()
+    conn.settimeout(2.0)
+    cli.sendall(b"abc")
+    env.readable(conn, 1.0)
+    started = time.monotonic()
+    data = conn.recv(10, socket.MSG_WAITALL)
+    return {"data": data, "before the timeout": time.monotonic() - started < 1.0}
+
+
+def test_msg_waitall_keeps_the_reset_for_the_next_call(env: Env) -> object:
+    """A blocking ``MSG_WAITALL`` read that got data and then meets a reset returns the
+    data; the error is reported by the next call, then EOF."""
+    cli, conn, _ = env.connected()
+    conn.settimeout(None)
+    cli.sendall(b"abc")
+    env.readable(conn, 1.0)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    cli.close()  # RST
+    return [env.attempt(conn.recv, 10, socket.MSG_WAITALL) for _ in range(3)]
 
 
 def test_sendmsg_gathers_and_recvmsg_returns_no_address(env: Env) -> object:

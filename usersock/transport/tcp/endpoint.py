@@ -419,8 +419,12 @@ class TCPEndpoint(Endpoint):
             self._after_read(conn)
         return data
 
-    def recv_into(self, buf: memoryview, n: int, peek: bool = False) -> int:
-        """Like :meth:`recv`, filling *buf* directly; returns the byte count."""
+    def recv_into(self, buf: memoryview, n: int, peek: bool = False, more: bool = False) -> int:
+        """Like :meth:`recv`, filling *buf* directly; returns the byte count. *more* says
+        the call already returned data (``MSG_WAITALL``): a pending error then ends it with
+        0 and stays pending for the next call, as ``tcp_recvmsg`` breaks once it copied."""
+        if more and self.peek_error() is not None:
+            return 0
         conn = self._readable_conn()
         if conn is None:
             return 0
