@@ -36,6 +36,7 @@ import errno
 import operator
 import os
 import socket as _stdlib_socket
+import sys
 import time
 from typing import Any
 
@@ -52,6 +53,7 @@ from usersock.socket_core import (
     _oserror,
     _RealSocket,
 )
+from usersock.transport.endpoint import Endpoint
 from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
 
@@ -133,6 +135,7 @@ class socket(SocketCore):
             return super().connect(address)
         ep = self._endpoint()
         addr, port = self._resolve(address)
+        self._check_broadcast(ep, addr)
         if self._maybe_real(addr, port):
             return super().connect(self._format(addr, port))
         if isinstance(ep, UDPEndpoint):
@@ -254,10 +257,22 @@ class socket(SocketCore):
         if isinstance(ep, TCPEndpoint):
             return self.send(data, flags)  # TCP ignores the address, as tcp_sendmsg does
         assert isinstance(ep, UDPEndpoint)
+        self._check_broadcast(ep, addr)
         if self._maybe_real(addr, port):
             return super().sendto(data, flags, self._format(addr, port))
         view = memoryview(data).cast("B")
         return self._call(lambda: ep.send_to(view, addr, port), self._op_timeout(flags), True)
+
+    def _check_broadcast(self, ep: Endpoint, addr: bytes) -> None:
+        """Linux refuses a broadcast destination: ``EACCES`` for UDP without
+        ``SO_BROADCAST`` (``ip4_datagram_connect``, ``udp_sendmsg``), ``ENETUNREACH`` for
+        TCP (``tcp_v4_connect``)."""
+        if len(addr) != 4 or not self._stack.is_broadcast(addr):
+            return
+        if isinstance(ep, TCPEndpoint):
+            raise _oserror(errno.ENETUNREACH)
+        if not self._broadcast:
+            raise _oserror(errno.EACCES)
 
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
         """Gather *buffers* into one send; ancillary data is not supported (``EOPNOTSUPP``)."""
@@ -292,6 +307,8 @@ class socket(SocketCore):
                 return self._call(lambda: ep.recv(bufsize, peek), timeout)
         buf = bytearray(bufsize)
         n = self.recv_into(buf, bufsize, flags)
+        if n > bufsize:  # UDP with MSG_TRUNC: CPython grows the result to the real length
+            return bytes(buf).ljust(n, b"\0")
         return bytes(buf[:n]) if n != bufsize else bytes(buf)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -315,9 +332,10 @@ class socket(SocketCore):
         peek, timeout = self._recv_flags(flags)
         ep = self._endpoint()
         if isinstance(ep, UDPEndpoint):
-            data, _, _ = self._call(lambda: ep.recv_from(nbytes, peek, timeout is None), timeout)
-            view[: len(data)] = data
-            return len(data)
+            size = _datagram_size(nbytes, flags)
+            data, _, _ = self._call(lambda: ep.recv_from(size, peek, timeout is None), timeout)
+            view[: min(len(data), nbytes)] = data[:nbytes]
+            return len(data)  # with MSG_TRUNC, the datagram's real length
         assert isinstance(ep, TCPEndpoint)
         if nbytes == 0:
             return 0
@@ -344,7 +362,10 @@ class socket(SocketCore):
             return self.recv(bufsize, flags), None
         assert isinstance(ep, UDPEndpoint)
         peek, timeout = self._recv_flags(flags)
-        data, src, port = self._call(lambda: ep.recv_from(bufsize, peek, timeout is None), timeout)
+        size = _datagram_size(bufsize, flags)
+        data, src, port = self._call(lambda: ep.recv_from(size, peek, timeout is None), timeout)
+        if len(data) > bufsize:  # MSG_TRUNC: the real length; CPython leaves the rest unset
+            data = data[:bufsize].ljust(len(data), b"\0")
         return data, (self._format(src, port) if src else None)
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Address]:
@@ -359,8 +380,8 @@ class socket(SocketCore):
         elif nbytes > len(view):
             raise ValueError("nbytes is greater than the length of the buffer")
         data, addr = self.recvfrom(nbytes, flags)
-        view[: len(data)] = data
-        return len(data), addr
+        view[: min(len(data), nbytes)] = data[:nbytes]
+        return len(data), addr  # with MSG_TRUNC on UDP, the datagram's real length
 
     def recvmsg(
         self, bufsize: int, ancbufsize: int = 0, flags: int = 0
@@ -415,6 +436,12 @@ class socket(SocketCore):
         write = how in (_socket.SHUT_WR, _socket.SHUT_RDWR)
         assert isinstance(ep, (TCPEndpoint, UDPEndpoint))
         self._locked(lambda: ep.shutdown(read, write))
+
+
+def _datagram_size(n: int, flags: int) -> int:
+    """How much of a datagram to take: all of it with ``MSG_TRUNC`` (Linux then returns
+    the real length, ``udp_recvmsg``), else *n* bytes."""
+    return sys.maxsize if flags & _MSG_TRUNC else n
 
 
 class _PatchedSocketType(type):

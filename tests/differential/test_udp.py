@@ -336,6 +336,45 @@ def test_blocking_recv_after_shut_rd_reads_nothing(env: Env) -> object:
     return {"empty": empty, "late": env.attempt(s.recv, 10)}
 
 
+def test_msg_trunc_returns_the_real_length(env: Env) -> object:
+    """With ``MSG_TRUNC`` a UDP read returns the datagram's real length; CPython grows
+    ``recv``'s result to it (the bytes past the buffer are not meaningful: only the
+    length and the prefix are compared)."""
+    a, b = env.bound_udp(), env.bound_udp()
+    seen = {}
+    for name in ("recv", "recv_into", "recvfrom", "recvfrom_into"):
+        a.sendto(b"0123456789", env.address(b))
+        buf = bytearray(4)
+        if name == "recv":
+            data = b.recv(4, socket.MSG_TRUNC)
+            seen[name] = (len(data), data[:4])
+        elif name == "recvfrom":
+            data = b.recvfrom(4, socket.MSG_TRUNC)[0]
+            seen[name] = (len(data), data[:4])
+        elif name == "recv_into":
+            seen[name] = (b.recv_into(buf, 0, socket.MSG_TRUNC), bytes(buf))
+        else:
+            seen[name] = (b.recvfrom_into(buf, 0, socket.MSG_TRUNC)[0], bytes(buf))
+    return seen
+
+
+def test_broadcast_needs_so_broadcast(env4: Env) -> object:
+    """127.255.255.255 is the loopback subnet's broadcast address: UDP needs
+    ``SO_BROADCAST`` for it (EACCES), TCP cannot connect to it (ENETUNREACH)."""
+    r = env4.udp()
+    r.bind(("0.0.0.0", 0))
+    port = r.getsockname()[1]
+    s = env4.udp()
+    refused = {
+        "sendto": env4.attempt(s.sendto, b"x", ("127.255.255.255", port)),
+        "connect": env4.attempt(s.connect, ("127.255.255.255", port)),
+        "tcp connect": env4.attempt(env4.tcp().connect, ("127.255.255.255", port)),
+    }
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sent = env4.attempt(s.sendto, b"x", ("127.255.255.255", port))
+    return {"refused": refused, "with SO_BROADCAST": sent, "received": r.recv(10)}
+
+
 def test_listen_and_accept_on_udp(env: Env) -> object:
     s = env.bound_udp()
     s.settimeout(None)

@@ -303,6 +303,23 @@ class Stack:
     def has_address(self, addr: bytes) -> bool:
         return self.local_nic(addr) is not None
 
+    def is_broadcast(self, addr: bytes) -> bool:
+        """True for 255.255.255.255 and the directed broadcast address of a NIC's IPv4
+        subnet (127.255.255.255 on the loopback), which Linux's routes flag as broadcast."""
+        if len(addr) != 4:
+            return False
+        if addr == b"\xff\xff\xff\xff":
+            return True
+        value = int.from_bytes(addr, "big")
+        for nic in self.nics.values():
+            for awp in nic.addresses:
+                if len(awp.address) != 4:
+                    continue
+                host_mask = (1 << (32 - awp.prefix_len)) - 1
+                if host_mask > 1 and value & host_mask == host_mask and awp.subnet.contains(addr):
+                    return True
+        return False
+
     def find_route(self, remote: bytes, local: bytes | None = None) -> RouteInfo:
         """Resolve how to reach *remote*, choosing a source address unless *local* is given.
 
