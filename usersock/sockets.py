@@ -206,9 +206,9 @@ class socket(SocketCore):
         """Send some of *data*; returns how many bytes were taken."""
         if self._real:
             return super().send(data, flags)
-        self._check_flags(flags, _MSG_DONTWAIT | _MSG_NOSIGNAL)
-        view = memoryview(data).cast("B")
         ep = self._endpoint()
+        self._check_flags(flags, _MSG_DONTWAIT | _send_hints(ep))
+        view = memoryview(data).cast("B")
         if isinstance(ep, UDPEndpoint):
             return self._call(lambda: ep.send_to(view, None, 0), self._op_timeout(flags), True)
         assert isinstance(ep, TCPEndpoint)
@@ -218,9 +218,9 @@ class socket(SocketCore):
         """Send all of *data*, waiting as needed; the timeout covers the whole call."""
         if self._real:
             return super().sendall(data, flags)
-        self._check_flags(flags, _MSG_NOSIGNAL)
-        view = memoryview(data).cast("B")
         ep = self._endpoint()
+        self._check_flags(flags, _send_hints(ep))
+        view = memoryview(data).cast("B")
         if isinstance(ep, UDPEndpoint):
             self.send(view, flags)
             return
@@ -251,8 +251,8 @@ class socket(SocketCore):
             flags = flags_or_address
         if self._real:
             return super().sendto(data, flags, address)
-        self._check_flags(flags, _MSG_DONTWAIT | _MSG_NOSIGNAL)
         ep = self._endpoint()
+        self._check_flags(flags, _MSG_DONTWAIT | _send_hints(ep))
         addr, port = self._resolve(address)
         if isinstance(ep, TCPEndpoint):
             return self.send(data, flags)  # TCP ignores the address, as tcp_sendmsg does
@@ -436,6 +436,20 @@ class socket(SocketCore):
         write = how in (_socket.SHUT_WR, _socket.SHUT_RDWR)
         assert isinstance(ep, (TCPEndpoint, UDPEndpoint))
         self._locked(lambda: ep.shutdown(read, write))
+
+
+#: Send flags Linux takes as hints that change nothing a peer can see here: the end of a
+#: record, no routing (the destination is local or refused anyway), a neighbour confirmed.
+_MSG_MORE = getattr(_socket, "MSG_MORE", 0)
+_HINTS = _MSG_NOSIGNAL | _socket.MSG_EOR | _socket.MSG_DONTROUTE | _socket.MSG_CONFIRM
+
+
+def _send_hints(ep: Endpoint) -> int:
+    """The send flags accepted besides ``MSG_DONTWAIT``. ``MSG_MORE`` too on TCP, where it
+    does not hold the data back (Linux corks it for up to 200 ms; a peer only sees other
+    segment boundaries). On UDP it would join datagrams, which is not implemented, so it
+    fails with ``EOPNOTSUPP``, like ``MSG_OOB`` everywhere."""
+    return _HINTS | _MSG_MORE if isinstance(ep, TCPEndpoint) else _HINTS
 
 
 def _datagram_size(n: int, flags: int) -> int:

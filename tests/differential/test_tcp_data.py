@@ -276,3 +276,16 @@ def test_client_closes_before_accept(env: Env) -> object:
     env.own(conn)
     conn.settimeout(1.0)
     return [conn.recv(100), conn.recv(100)]
+
+
+@pytest.mark.parametrize("flag", ["MSG_MORE", "MSG_EOR", "MSG_DONTROUTE", "MSG_CONFIRM"])
+def test_send_hint_flags_are_accepted(env: Env, flag: str) -> object:
+    """Send flags that are hints on Linux: the data arrives as without them."""
+    cli, conn, _ = env.connected()
+    f = getattr(socket, flag)
+    sent = [cli.send(b"ab", f), cli.sendall(b"cd", f), cli.sendto(b"ef", f, env.address(conn))]
+    cli.send(b"!")
+    got = b""
+    while len(got) < 7:
+        got += conn.recv(100)
+    return {"sent": sent, "got": got}

@@ -403,3 +403,11 @@ def test_udp_sendto_without_bind_to_loopback_name(env4: Env) -> object:
     a = env4.udp()
     sent = a.sendto(b"name", ("localhost", b.getsockname()[1]))
     return {"sent": sent, "got": b.recvfrom(10)[0]}
+
+
+@pytest.mark.parametrize("flag", ["MSG_EOR", "MSG_DONTROUTE", "MSG_CONFIRM"])
+def test_send_hint_flags_are_accepted(env: Env, flag: str) -> object:
+    a, b = env.bound_udp(), env.bound_udp()
+    f = getattr(socket, flag)
+    sent = a.sendto(b"hint", f, env.address(b))
+    return {"sent": sent, "got": b.recv(10)}
