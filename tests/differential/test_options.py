@@ -331,3 +331,14 @@ def test_ipv6_address_tuple(env: Env) -> object:
     short = env.tcp()
     short.bind((env.host, 0))
     return {"4-tuple": s.getsockname(), "2-tuple": short.getsockname()}
+
+
+def test_v6only_refuses_to_bind_an_ipv4_mapped_address(env6: Env) -> object:
+    """An ``IPV6_V6ONLY`` socket cannot bind ``::ffff:a.b.c.d`` (EINVAL, ``inet6_bind``).
+    Its connect and send (ENETUNREACH) are checked in ``tests/e2e``: the suite's network
+    guard keeps real sockets from connecting to a mapped address."""
+    s = env6.tcp()
+    s.setsockopt(V6, socket.IPV6_V6ONLY, 1)
+    u = env6.udp()
+    u.setsockopt(V6, socket.IPV6_V6ONLY, 1)
+    return [env6.attempt(x.bind, ("::ffff:127.0.0.1", 0)) for x in (s, u)]

@@ -142,3 +142,25 @@ def test_connect_to_a_wildcard_reaches_the_loopback() -> None:
             c.close()
         lst.close()
     assert seen == [("::1", "::1", "::1"), ("::ffff:127.0.0.1",) * 3]
+
+
+def test_v6only_socket_cannot_reach_an_ipv4_mapped_address() -> None:
+    """``tcp_v6_connect`` and ``udpv6_sendmsg`` answer ENETUNREACH for ``::ffff:a.b.c.d``
+    on an ``IPV6_V6ONLY`` socket (checked on Linux by hand: the suite's network guard
+    keeps real sockets from connecting to a mapped address)."""
+    with usersock.Network() as net:
+        tcp = net.socket(socket.AF_INET6)
+        udp = net.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        calls = (
+            lambda: tcp.connect(("::ffff:127.0.0.1", 9)),
+            lambda: udp.connect(("::ffff:127.0.0.1", 9)),
+            lambda: udp.sendto(b"x", ("::ffff:127.0.0.1", 9)),
+        )
+        for s in (tcp, udp):
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        for call in calls:
+            with pytest.raises(OSError) as info:
+                call()
+            assert info.value.errno == errno.ENETUNREACH
+        tcp.close()
+        udp.close()

@@ -81,14 +81,18 @@ class Endpoint:
         self.timer_queued: float | None = None
 
     # Addresses ---------------------------------------------------------------------------
-    def check_family(self, addr: bytes) -> None:
+    def check_family(self, addr: bytes, for_bind: bool = False) -> None:
         """Raise ``StackError(ADDRESS_FAMILY_NOT_SUPPORTED)`` if *addr* is of the wrong
         family for this endpoint. An IPv4 address on a dual-stack IPv6 endpoint (one that
         is not ``IPV6_V6ONLY``; the socket gave it as ``::ffff:a.b.c.d``) turns the endpoint
-        into an IPv4 one, as Linux's ``ipv6_mapped`` operations do."""
+        into an IPv4 one, as Linux's ``ipv6_mapped`` operations do. On an ``IPV6_V6ONLY``
+        endpoint such an address is refused as Linux refuses it: ``INVALID_ARGUMENT`` for
+        a bind (``inet6_bind``), ``NETWORK_UNREACHABLE`` otherwise (``tcp_v6_connect``)."""
         if len(addr) == (4 if self.version == 4 else 16):
             return
-        if len(addr) == 4 and self.version == 6 and not self.v6only:
+        if len(addr) == 4 and self.version == 6:
+            if self.v6only:
+                raise StackError(Err.INVALID_ARGUMENT if for_bind else Err.NETWORK_UNREACHABLE)
             local = self.local_addr
             if local is None or not any(local) or len(local) == 4:
                 self.version = 4
@@ -103,7 +107,7 @@ class Endpoint:
         ``ADDRESS_NOT_AVAILABLE`` for an address the stack does not own, and
         ``ADDRESS_IN_USE`` for a port conflict.
         """
-        self.check_family(addr)
+        self.check_family(addr, for_bind=True)
         if self.local_addr is not None:
             raise StackError(Err.INVALID_ARGUMENT, "already bound")
         if any(addr) and not self.stack.has_address(addr):
