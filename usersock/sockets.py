@@ -86,10 +86,8 @@ class socket(SocketCore):
             return super().getpeername()
         ep = self._endpoint()
         with self._stack.lock:
-            if isinstance(ep, TCPEndpoint):
-                connected = ep.is_connected()
-            else:
-                connected = ep.remote_addr is not None
+            # inet_getname: a UDP socket with no peer port has no peer.
+            connected = ep.is_connected() if isinstance(ep, TCPEndpoint) else ep.remote_port != 0
             if not connected or ep.remote_addr is None:
                 raise to_oserror(Err.NOT_CONNECTED)
             return self._format(ep.remote_addr, ep.remote_port)

@@ -411,3 +411,9 @@ def test_send_hint_flags_are_accepted(env: Env, flag: str) -> object:
     f = getattr(socket, flag)
     sent = a.sendto(b"hint", f, env.address(b))
     return {"sent": sent, "got": b.recv(10)}
+
+
+def test_connect_to_port_zero_leaves_no_peer(env: Env) -> object:
+    """A UDP socket connected to port 0 has no peer name (``inet_getname``: ENOTCONN)."""
+    s = env.udp()
+    return {"connect": env.attempt(s.connect, (env.host, 0)), "peer": env.attempt(s.getpeername)}
