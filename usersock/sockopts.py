@@ -21,6 +21,7 @@ from typing import Any
 from usersock.transport.endpoint import Endpoint
 from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.transport.udp import UDPEndpoint
+from usersock.wire import PROTO_TCP
 
 S, T, V6 = _socket.SOL_SOCKET, _socket.IPPROTO_TCP, _socket.IPPROTO_IPV6
 #: Smallest buffers Linux allows, as reported (doubled): SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF.
@@ -47,7 +48,13 @@ _NAMES = {
     (T, _socket.TCP_MAXSEG): "TCP_MAXSEG",
     (T, _socket.TCP_QUICKACK): "TCP_QUICKACK",
     (V6, _socket.IPV6_V6ONLY): "IPV6_V6ONLY",
+    (V6, _socket.IPV6_UNICAST_HOPS): "IPV6_UNICAST_HOPS",
+    (V6, _socket.IPV6_TCLASS): "IPV6_TCLASS",
+    (_socket.IPPROTO_IP, _socket.IP_TTL): "IP_TTL",
+    (_socket.IPPROTO_IP, _socket.IP_TOS): "IP_TOS",
 }
+#: The ECN bits of the TOS / traffic class byte, which TCP keeps to itself (RFC 3168).
+_ECN_MASK = 3
 READ_ONLY = {"SO_ERROR", "SO_TYPE", "SO_ACCEPTCONN", "SO_DOMAIN", "SO_PROTOCOL"}
 
 
@@ -77,6 +84,9 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
             errno.ENOPROTOOPT, f"usersock does not support setting {option_name(level, opt)}"
         )
     tcp = ep if isinstance(ep, TCPEndpoint) else None
+    if name in ("IP_TTL", "IP_TOS", "IPV6_UNICAST_HOPS", "IPV6_TCLASS"):
+        _set_ip_option(ep, name, _as_int(value, name))
+        return
     if name == "SO_LINGER":
         data = bytes(value) if not isinstance(value, int) else b""
         if len(data) < 8:
@@ -135,6 +145,31 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
         _set_v6only(ep, number)
 
 
+def _set_ip_option(ep: Endpoint, name: str, number: int) -> None:
+    """``IP_TTL``/``IPV6_UNICAST_HOPS`` (-1 is the default, else 1-255 / 0-255) and
+    ``IP_TOS``/``IPV6_TCLASS`` (a TCP socket keeps the ECN bits), with the ranges of
+    ``do_ip_setsockopt``/``do_ipv6_setsockopt``. A connection's next packets carry them."""
+    if name.startswith("IPV6") and ep.version != 6:
+        raise _fail(errno.ENOPROTOOPT, f"{name} on an AF_INET socket")
+    ecn = _ECN_MASK if isinstance(ep, TCPEndpoint) else 0
+    if name == "IP_TTL":
+        if number != -1 and not 1 <= number <= 255:
+            raise _fail(errno.EINVAL, "IP_TTL must be -1 or 1-255")
+        ep.ttl = number
+    elif name == "IPV6_UNICAST_HOPS":
+        if not -1 <= number <= 255:
+            raise _fail(errno.EINVAL, "IPV6_UNICAST_HOPS must be -1-255")
+        ep.hop_limit = number
+    elif name == "IP_TOS":
+        ep.tos = (number & ~ecn | ep.tos & ecn) & 0xFF
+    else:
+        if not -1 <= number <= 255:
+            raise _fail(errno.EINVAL, "IPV6_TCLASS must be -1-255")
+        ep.tclass = max(number, 0) & ~ecn | ep.tclass & ecn
+    if isinstance(ep, TCPEndpoint) and ep.route is not None:
+        ep.net_header = ep.ip_header(ep.route.local, ep.route.remote, PROTO_TCP)
+
+
 def _set_v6only(ep: Endpoint, number: int) -> None:
     if ep.version != 6:
         raise _fail(errno.ENOPROTOOPT, "IPV6_V6ONLY on an AF_INET socket")
@@ -190,6 +225,13 @@ def get_option(sock: Any, ep: Endpoint, level: int, opt: int) -> int | bytes:
         if ep.version != 6:
             raise _fail(errno.ENOPROTOOPT, "IPV6_V6ONLY on an AF_INET socket")
         return int(ep.v6only)
+    if name in ("IP_TTL", "IPV6_UNICAST_HOPS"):
+        value = ep.ttl if name == "IP_TTL" else ep.hop_limit
+        return 64 if value < 0 else value
+    if name == "IP_TOS":
+        return ep.tos
+    if name == "IPV6_TCLASS":
+        return ep.tclass
     if tcp is None:
         if name == "SO_KEEPALIVE":
             return int(sock._keepalive)

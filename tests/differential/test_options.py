@@ -342,3 +342,24 @@ def test_v6only_refuses_to_bind_an_ipv4_mapped_address(env6: Env) -> object:
     u = env6.udp()
     u.setsockopt(V6, socket.IPV6_V6ONLY, 1)
     return [env6.attempt(x.bind, ("::ffff:127.0.0.1", 0)) for x in (s, u)]
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM], ids=["tcp", "udp"])
+def test_ip_ttl_tos_hops_and_tclass(env: Env, kind: int) -> object:
+    """The ranges and defaults of ``IP_TTL``, ``IP_TOS``, ``IPV6_UNICAST_HOPS`` and
+    ``IPV6_TCLASS``; TCP keeps the ECN bits of the TOS byte to itself."""
+    s = env.tcp() if kind == socket.SOCK_STREAM else env.udp()
+    ip, v6 = socket.IPPROTO_IP, socket.IPPROTO_IPV6
+    seen: dict[str, object] = {}
+    for name, level, values in (
+        ("IP_TTL", ip, (-1, 0, 1, 255, 256, 64)),
+        ("IP_TOS", ip, (0x13, 0xFF, 0x100, 0)),
+        ("IPV6_UNICAST_HOPS", v6, (-2, -1, 0, 255, 256)),
+        ("IPV6_TCLASS", v6, (-2, 0x13, -1, 256)),
+    ):
+        opt = getattr(socket, name)
+        seen[name] = [
+            (env.attempt(s.setsockopt, level, opt, v), env.attempt(s.getsockopt, level, opt))
+            for v in values
+        ]
+    return seen

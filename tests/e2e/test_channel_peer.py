@@ -263,3 +263,38 @@ def test_a_lone_full_sized_segment_is_acked_within_ack_defer(peer: Peer) -> None
     peer.clock.advance(0.001)
     ack, _ = peer.read()
     assert ack.ack == peer.seq + 1460
+
+
+def test_ip_ttl_and_tos_reach_the_wire(peer: Peer) -> None:
+    """``IP_TTL`` and ``IP_TOS`` set on a listener go out in its SYN-ACK and stay with the
+    accepted connection (TCP keeps the ECN bits: 0x13 becomes 0x10); a change on the
+    connection applies to its next segment. UDP takes the whole TOS byte."""
+    srv = peer.stack.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 7)
+    srv.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x13)
+    srv.bind((LOCAL, 80))
+    srv.listen()
+    peer.inject(SYN, options=TCPOptions(mss=1460))
+    synack = peer.link.read_packet(timeout=0)
+    assert synack is not None and isinstance(synack.net, IPv4Header)
+    assert (synack.net.ttl, synack.net.tos) == (7, 0x10)
+    assert isinstance(synack.transport, TCPHeader)
+    peer.seq += 1
+    peer.ack = (synack.transport.seq + 1) & 0xFFFFFFFF
+    peer.inject(ACK)
+    conn, _ = srv.accept()
+    assert conn.getsockopt(socket.IPPROTO_IP, socket.IP_TTL) == 7
+    conn.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 200)
+    conn.send(b"x")
+    data = peer.link.read_packet(timeout=0)
+    assert data is not None and isinstance(data.net, IPv4Header)
+    assert (data.net.ttl, data.net.tos, bytes(data.payload)) == (200, 0x10, b"x")
+    udp = peer.stack.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 3)
+    udp.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x13)
+    udp.sendto(b"d", (PEER, 53))
+    datagram = peer.link.read_packet(timeout=0)
+    assert datagram is not None and isinstance(datagram.net, IPv4Header)
+    assert (datagram.net.ttl, datagram.net.tos) == (3, 0x13)
+    for s in (udp, conn, srv):
+        s.close()

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from usersock.errors import Err, StackError
+from usersock.network.ip import DEFAULT_TTL
 from usersock.stack.ports import PortOwner
 from usersock.stack.route import IPV4_ANY, IPV6_ANY
 from usersock.stack.wakeup import Waiter, current_waiter
+from usersock.wire import IPv4Header, IPv6Header
 
 if TYPE_CHECKING:
     from usersock.stack.stack import Stack
@@ -73,12 +75,30 @@ class Endpoint:
         self.reuse_addr = False
         self.reuse_port = False
         self.v6only = False
+        #: IP_TTL / IPV6_UNICAST_HOPS (-1: the default, 64) and IP_TOS / IPV6_TCLASS of
+        #: outgoing packets (the TTL of IPv4, the hop limit of IPv6).
+        self.ttl = -1
+        self.tos = 0
+        self.hop_limit = -1
+        self.tclass = 0
         self.registered_bound: tuple[int, bytes, int] | None = None
         self.closed = False
         #: Socket objects holding this endpoint (``dup`` makes two); the last one closes it.
         self.refs = 1
         self.timer_deadline: float | None = None
         self.timer_queued: float | None = None
+
+    def ip_header(self, src: bytes, dst: bytes, protocol: int) -> IPv4Header | IPv6Header:
+        """The network header of this endpoint's packets to *dst*, with its TTL or hop
+        limit and TOS or traffic class (an IPv4 destination on a dual-stack IPv6 socket
+        takes the IPv4 options, as Linux's mapped sockets do)."""
+        if len(dst) == 4:
+            ttl = DEFAULT_TTL if self.ttl < 0 else self.ttl
+            return IPv4Header(src=src, dst=dst, protocol=protocol, ttl=ttl, tos=self.tos)
+        hops = DEFAULT_TTL if self.hop_limit < 0 else self.hop_limit
+        return IPv6Header(
+            src=src, dst=dst, next_header=protocol, hop_limit=hops, traffic_class=self.tclass
+        )
 
     # Addresses ---------------------------------------------------------------------------
     def check_family(self, addr: bytes, for_bind: bool = False) -> None:

@@ -112,10 +112,8 @@ class UDPEndpoint(Endpoint):
         limit = 65535 - UDP_HEADER - (20 if self.version == 4 else 0)
         if len(data) > limit or len(data) + UDP_HEADER + header_len > route.mtu:
             raise StackError(Err.MESSAGE_TOO_LONG)
-        ip = self.stack.network_protocols[self.version]
-        assert isinstance(ip, IPProtocol)
         packet = Packet(
-            ip.header(route.local, addr, PROTO_UDP),
+            self.ip_header(route.local, addr, PROTO_UDP),
             UDPHeader(self.local_port, port),
             bytes(data),
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from usersock.errors import Err, StackError
-from usersock.network.ip import IPProtocol
 from usersock.stack.ports import PortOwner
 from usersock.stack.stack import RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, wildcard
@@ -198,9 +197,7 @@ class TCPEndpoint(Endpoint):
 
     def _attach_route(self, route: RouteInfo) -> None:
         self.route = route
-        ip = self.stack.network_protocols[self.version]
-        assert isinstance(ip, IPProtocol)
-        self.net_header = ip.header(route.local, route.remote, PROTO_TCP)
+        self.net_header = self.ip_header(route.local, route.remote, PROTO_TCP)
         config = self.config
         # Each endpoint owns its config record (listeners hand children a copy).
         config.mss = route.mtu - IP_TCP_OVERHEAD[self.version]

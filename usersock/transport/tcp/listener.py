@@ -67,6 +67,9 @@ class Listener:
         child = TCPEndpoint(stack, version, copy.copy(parent.config))
         child.reuse_addr = parent.reuse_addr
         child.reuse_port = parent.reuse_port
+        # inet_csk_clone_lock: the child keeps the listener's IP options.
+        child.ttl, child.tos = parent.ttl, parent.tos
+        child.hop_limit, child.tclass = parent.hop_limit, parent.tclass
         iss = stack.isn.isn(net.dst, hdr.dst_port, net.src, hdr.src_port, now)
         child._attach_route(route)
         conn = Connection.from_syn(hdr, hdr.dst_port, iss, child.config, now)
