@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,10 +72,17 @@ def test_allow_entries_parse() -> None:
         Allowed.parse("")
 
 
-def test_an_allowed_local_address_reaches_the_real_kernel() -> None:
-    real = socket.socket()
-    real.bind(("127.0.0.1", 0))
-    real.listen()
+@pytest.fixture
+def real_listener() -> Iterator[socket.socket]:
+    """A kernel TCP listener on 127.0.0.1 (opened before any patching)."""
+    with socket.socket() as real:
+        real.bind(("127.0.0.1", 0))
+        real.listen()
+        yield real
+
+
+def test_an_allowed_local_address_reaches_the_real_kernel(real_listener: socket.socket) -> None:
+    real = real_listener
     port = real.getsockname()[1]
     with usersock.Network(allow=[f"127.0.0.1:{port}"]) as net:
         s = net.socket()
@@ -86,15 +94,14 @@ def test_an_allowed_local_address_reaches_the_real_kernel() -> None:
         assert not usersock.sockets.is_virtual(s)
         conn.close()
         s.close()
-    real.close()
 
 
-def test_a_socket_that_became_real_keeps_its_descriptor_and_flags() -> None:
+def test_a_socket_that_became_real_keeps_its_descriptor_and_flags(
+    real_listener: socket.socket,
+) -> None:
     """A socket whose descriptor was taken before it connected to an allowed address keeps
     that descriptor number, now the kernel socket's, and it stays non-inheritable."""
-    real = socket.socket()
-    real.bind(("127.0.0.1", 0))
-    real.listen()
+    real = real_listener
     port = real.getsockname()[1]
     with usersock.Network(allow=[f"127.0.0.1:{port}"]) as net:
         s = net.socket()
@@ -107,7 +114,6 @@ def test_a_socket_that_became_real_keeps_its_descriptor_and_flags() -> None:
         assert s.getpeername() == ("127.0.0.1", port)
         conn.close()
         s.close()
-    real.close()
 
 
 def test_demo_http_runs() -> None:
