@@ -124,14 +124,15 @@ class Network:
         self._lock = threading.Lock()
         loopback = [parse_address("127.0.0.1"), parse_address("::1")]
         self.hosts: dict[str, list[bytes]] = {"localhost": loopback}
-        # The machine's own name is on the loopback too, as /etc/hosts has it, so that
-        # gethostbyname(gethostname()) and getfqdn() work as they do outside.
-        own = _socket.gethostname().lower().rstrip(".")
-        if own and " " not in own:
-            self.hosts.setdefault(own, list(loopback))
         self.stack.hosts = self.hosts
         self._next_auto = int(AUTO_SUBNET.network_address) + 1
         self.allow: list[Allowed] = [Allowed.parse(e) for e in allow]
+        # The machine's own name is on the loopback too, as /etc/hosts has it, so that
+        # gethostbyname(gethostname()) and getfqdn() work as they do outside; unless the
+        # user allowed that name, which then goes to the real resolver like any allowed one.
+        own = _socket.gethostname().lower().rstrip(".")
+        if own and " " not in own and not self.name_allowed(own):
+            self.hosts.setdefault(own, list(loopback))
         self._allowed_addresses: set[tuple[bytes, int | None]] = set()
         for rule in self.allow:
             try:

@@ -532,6 +532,25 @@ def test_a_virtual_name_wins_over_an_allowed_one(fake_real_resolver: FakeRealRes
         net.close()
 
 
+def test_an_allowed_machine_name_goes_to_the_real_resolver(
+    fake_real_resolver: FakeRealResolver,
+) -> None:
+    """The machine's own name is virtual (the loopback) only while the user has not allowed
+    it: ``allow=[gethostname()]`` sends it to the real resolver like any allowed name."""
+    from usersock.net import Network
+
+    own = socket.gethostname()
+    net = Network(allow=[own.upper()])
+    try:
+        assert own.lower() not in net.hosts
+        assert dns.gethostbyname(net, own) == fake_real_resolver.V4
+        assert [c[0] for c in fake_real_resolver.calls] == ["gethostbyname"]
+    finally:
+        net.close()
+    with Network() as plain:
+        assert dns.gethostbyname(plain, own) == "127.0.0.1"
+
+
 # Socket addresses --------------------------------------------------------------------------
 
 SOCKET_HOSTS = [
