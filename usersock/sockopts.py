@@ -84,8 +84,9 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
             errno.ENOPROTOOPT, f"usersock does not support setting {option_name(level, opt)}"
         )
     tcp = ep if isinstance(ep, TCPEndpoint) else None
+    v6 = sock._vfamily == _socket.AF_INET6
     if name in ("IP_TTL", "IP_TOS", "IPV6_UNICAST_HOPS", "IPV6_TCLASS"):
-        _set_ip_option(ep, name, _as_int(value, name))
+        _set_ip_option(ep, v6, name, _as_int(value, name))
         return
     if name == "SO_LINGER":
         data = bytes(value) if not isinstance(value, int) else b""
@@ -121,7 +122,7 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
         if name == "SO_KEEPALIVE":
             sock._keepalive = bool(number)
         elif name == "IPV6_V6ONLY":
-            _set_v6only(ep, number)
+            _set_v6only(ep, v6, number)
     elif name == "SO_KEEPALIVE":
         tcp.config.keepalive = bool(number)
         _refresh(tcp)
@@ -142,14 +143,16 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
     elif name == "TCP_QUICKACK":
         sock._quickack = bool(number)  # ACKs already go out when the stack is idle
     elif name == "IPV6_V6ONLY":
-        _set_v6only(ep, number)
+        _set_v6only(ep, v6, number)
 
 
-def _set_ip_option(ep: Endpoint, name: str, number: int) -> None:
+def _set_ip_option(ep: Endpoint, v6: bool, name: str, number: int) -> None:
     """``IP_TTL``/``IPV6_UNICAST_HOPS`` (-1 is the default, else 1-255 / 0-255) and
     ``IP_TOS``/``IPV6_TCLASS`` (a TCP socket keeps the ECN bits), with the ranges of
-    ``do_ip_setsockopt``/``do_ipv6_setsockopt``. A connection's next packets carry them."""
-    if name.startswith("IPV6") and ep.version != 6:
+    ``do_ip_setsockopt``/``do_ipv6_setsockopt``. A connection's next packets carry them.
+    *v6* is the socket's family (an ``AF_INET6`` socket whose endpoint carries IPv4-mapped
+    traffic keeps its IPv6 options)."""
+    if name.startswith("IPV6") and not v6:
         raise _fail(errno.ENOPROTOOPT, f"{name} on an AF_INET socket")
     ecn = _ECN_MASK if isinstance(ep, TCPEndpoint) else 0
     if name == "IP_TTL":
@@ -170,8 +173,8 @@ def _set_ip_option(ep: Endpoint, name: str, number: int) -> None:
         ep.net_header = ep.ip_header(ep.route.local, ep.route.remote, PROTO_TCP)
 
 
-def _set_v6only(ep: Endpoint, number: int) -> None:
-    if ep.version != 6:
+def _set_v6only(ep: Endpoint, v6: bool, number: int) -> None:
+    if not v6:
         raise _fail(errno.ENOPROTOOPT, "IPV6_V6ONLY on an AF_INET socket")
     if ep.local_addr is not None:
         raise _fail(errno.EINVAL, "IPV6_V6ONLY after bind")
@@ -190,7 +193,8 @@ def get_option(sock: Any, ep: Endpoint, level: int, opt: int) -> int | bytes:
     name = _NAMES.get((level, opt))
     tcp = ep if isinstance(ep, TCPEndpoint) else None
     own_level = T if tcp is not None else _socket.IPPROTO_UDP
-    if ep.version == 4 and level not in (S, own_level, _socket.IPPROTO_IP):
+    v6 = sock._vfamily == _socket.AF_INET6
+    if not v6 and level not in (S, own_level, _socket.IPPROTO_IP):
         # ip_getsockopt: a level an IPv4 socket does not handle is EOPNOTSUPP
         raise _fail(errno.EOPNOTSUPP, f"{option_name(level, opt)} on an AF_INET socket")
     if name is None or (level == T and tcp is None):
@@ -222,7 +226,7 @@ def get_option(sock: Any, ep: Endpoint, level: int, opt: int) -> int | bytes:
             size = sock._buffers.get(name, ep.rcv_buf if isinstance(ep, UDPEndpoint) else 212992)
         return 2 * size
     if name == "IPV6_V6ONLY":
-        if ep.version != 6:
+        if not v6:
             raise _fail(errno.ENOPROTOOPT, "IPV6_V6ONLY on an AF_INET socket")
         return int(ep.v6only)
     if name in ("IP_TTL", "IPV6_UNICAST_HOPS"):

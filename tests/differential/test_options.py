@@ -363,3 +363,33 @@ def test_ip_ttl_tos_hops_and_tclass(env: Env, kind: int) -> object:
             for v in values
         ]
     return seen
+
+
+def test_ipv6_options_of_a_dual_stack_connection_carrying_ipv4(env6: Env) -> object:
+    """An ``AF_INET6`` socket stays one when its traffic is IPv4 (an IPv4 client accepted by
+    a dual-stack listener): its ``IPPROTO_IPV6`` options keep working, ``IPV6_V6ONLY``
+    included (``EINVAL`` to set: the socket is bound), and ``IP_TTL`` applies as well."""
+    lst = env6.tcp()
+    lst.setsockopt(V6, socket.IPV6_V6ONLY, 0)
+    lst.bind(("::", 0))
+    lst.listen()
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    env6.own(cli)
+    cli.settimeout(5)
+    cli.connect(("127.0.0.1", lst.getsockname()[1]))
+    conn, peer = lst.accept()
+    env6.own(conn)
+    seen: list[object] = [peer[0]]
+    for opt, value in (
+        (socket.IPV6_TCLASS, 0x20),
+        (socket.IPV6_UNICAST_HOPS, 9),
+        (socket.IPV6_V6ONLY, 1),
+    ):
+        seen.append((env6.attempt(conn.setsockopt, V6, opt, value), conn.getsockopt(V6, opt)))
+    seen.append(
+        (
+            conn.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 7),
+            conn.getsockopt(socket.IPPROTO_IP, socket.IP_TTL),
+        )
+    )
+    return seen
