@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 import usersock
 from usersock.link.channel import Channel
 from usersock.stack.route import parse_address
+from usersock.transport.tcp.endpoint import TCPEndpoint
 from usersock.wire.ipv4 import PROTO_TCP, IPv4Header
 from usersock.wire.packet import Packet
 from usersock.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPHeader, TCPOptions
@@ -298,3 +301,36 @@ def test_ip_ttl_and_tos_reach_the_wire(peer: Peer) -> None:
     assert (datagram.net.ttl, datagram.net.tos) == (3, 0x13)
     for s in (udp, conn, srv):
         s.close()
+
+
+def test_msg_waitall_takes_queued_data_before_a_pending_reset(peer: Peer) -> None:
+    """A blocking ``MSG_WAITALL`` read that got ``abc`` and then finds ``de`` and a reset
+    queued together returns ``abcde``, as ``tcp_recvmsg`` copies what is queued before it
+    looks at the error; the reset is the next call's, then EOF."""
+    _srv, conn = handshake_to_listener(peer)
+    conn.settimeout(None)
+    peer.inject(PSH | ACK, b"abc")
+    peer.seq += 3
+    results: list[object] = []
+
+    def reader() -> None:
+        results.append(conn.recv(10, socket.MSG_WAITALL))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    ep = conn._endpoint()
+    assert isinstance(ep, TCPEndpoint) and ep.conn is not None
+    deadline = time.monotonic() + 10
+    while ep.conn.readable_bytes() and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the reader has taken "abc" (it then waits for the rest)
+    with peer.stack.lock:  # the reader sees both segments at once
+        peer.inject(PSH | ACK, b"de")
+        peer.seq += 2
+        peer.inject(RST)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert results == [b"abcde"]
+    with pytest.raises(ConnectionResetError):
+        conn.recv(10, socket.MSG_WAITALL)
+    assert conn.recv(10, socket.MSG_WAITALL) == b""
+    conn.close()

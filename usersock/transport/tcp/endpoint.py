@@ -418,10 +418,13 @@ class TCPEndpoint(Endpoint):
 
     def recv_into(self, buf: memoryview, n: int, peek: bool = False, more: bool = False) -> int:
         """Like :meth:`recv`, filling *buf* directly; returns the byte count. *more* says
-        the call already returned data (``MSG_WAITALL``): a pending error then ends it with
-        0 and stays pending for the next call, as ``tcp_recvmsg`` breaks once it copied."""
+        the call already returned data (``MSG_WAITALL``): what is queued is still taken, but
+        with nothing queued a pending error ends the call with 0 and stays pending for the
+        next one, as ``tcp_recvmsg`` breaks once it copied. Needs the stack lock."""
         if more and self.peek_error() is not None:
-            return 0
+            conn = self.conn
+            if conn is None or not conn.readable_bytes():
+                return 0
         conn = self._readable_conn()
         if conn is None:
             return 0
