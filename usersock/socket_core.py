@@ -424,12 +424,12 @@ class SocketCore(_stdlib_socket.socket):
 
     def dup(self) -> SocketCore:
         """A second socket object on the same connection (``dup(2)``): closing one leaves
-        the other working."""
+        the other working. The copy takes this socket's timeout, as ``socket.dup`` does."""
         if self._real:
             return super().dup()
         ep = self._endpoint()
         twin = type(self)(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=ep)
-        twin._vtimeout = None
+        twin.settimeout(self._vtimeout)
         with self._stack.lock:
             ep.refs += 1
         return twin

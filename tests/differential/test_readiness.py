@@ -505,3 +505,25 @@ def test_selector_echo_server_round_trip(env: Env, kind: type[selectors.BaseSele
                     sock.close()
                     done = True
     return {"served": served, "client got": env.recv_all(cli)}
+
+
+def test_poll_masks_after_connect_reports_an_error_already_taken(env: Env) -> object:
+    """A refused non-blocking connect whose error was taken through ``SO_ERROR``: the next
+    ``connect()`` reports ``ECONNABORTED`` and leaves a fresh socket (POLLOUT|POLLHUP) on
+    both descriptors of a ``dup()``, polled before and after."""
+    ALL = select.POLLIN | select.POLLOUT | select.POLLRDHUP
+    port = env.closed_port()
+    a = env.tcp(0.0)
+    b = a.dup()
+    env.own(b)
+    env.attempt(a.connect, (env.host, port))
+    env.writable(a, 1.0)
+    err = errno.errorcode.get(a.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+    taken = (poll_state(a), poll_state(b))
+    again = env.attempt(a.connect, (env.host, port))
+    return {
+        "SO_ERROR": err,
+        "taken": taken,
+        "connect again": again,
+        "after": (poll_state(a, ALL), poll_state(b, ALL)),
+    }

@@ -249,6 +249,20 @@ def test_dup_shares_the_connection(env: Env) -> object:
     }
 
 
+def test_dup_takes_the_timeout(env: Env) -> object:
+    """``socket.dup`` gives the copy the original's timeout (blocking, non-blocking or a
+    number), and each keeps its own afterwards."""
+    seen = []
+    for timeout in (None, 0.0, 2.5):
+        s = env.tcp(timeout)
+        twin = s.dup()
+        env.own(twin)
+        copied = twin.gettimeout()
+        twin.settimeout(1.0)
+        seen.append((timeout, copied, s.gettimeout(), twin.getblocking(), s.getblocking()))
+    return seen
+
+
 def test_last_close_of_a_dup_sends_fin(env: Env) -> object:
     cli, conn, _ = env.connected()
     twin = conn.dup()

@@ -151,8 +151,11 @@ class TCPEndpoint(Endpoint):
             self.sock_state = "unconnected"  # tcp_disconnect: a fresh socket again
             self.shut_rd = self.shut_wr = False
             err = self.take_error()
-            if err is None and self.stack.closed:
-                err = Err.CONNECTION_ABORTED
+            if err is None:
+                # The error was taken before (SO_ERROR): the readiness mirrors of every
+                # socket object on this endpoint still show the failed connection.
+                for watcher in self.watchers:
+                    watcher()
             raise StackError(err if err is not None else Err.CONNECTION_ABORTED)
         self.sock_state = "connected"
 
