@@ -170,3 +170,31 @@ def test_v6only_socket_cannot_reach_an_ipv4_mapped_address() -> None:
             assert info.value.errno == errno.ENETUNREACH
         tcp.close()
         udp.close()
+
+
+@pytest.mark.parametrize("v6only", [1, 0])
+def test_connect_of_a_connected_or_listening_socket_is_eisconn_whatever_the_address(
+    v6only: int,
+) -> None:
+    """``__inet_stream_connect`` looks at the socket's state before ``tcp_v6_connect``
+    looks at the address: a connected or listening IPv6 socket answers EISCONN also for
+    ``::ffff:a.b.c.d``, with or without ``IPV6_V6ONLY`` (checked on Linux by hand: the
+    suite's network guard keeps real sockets from connecting to a mapped address)."""
+    with usersock.Network() as net:
+        lst = net.socket(socket.AF_INET6)
+        lst.bind(("::1", 0))
+        lst.listen()
+        port = lst.getsockname()[1]
+        connected = net.socket(socket.AF_INET6)
+        listening = net.socket(socket.AF_INET6)
+        for s in (connected, listening):
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        connected.connect(("::1", port))
+        listening.bind(("::1", 0))
+        listening.listen()
+        for s in (connected, listening):
+            with pytest.raises(OSError) as info:
+                s.connect(("::ffff:127.0.0.1", port))
+            assert info.value.errno == errno.EISCONN
+        for s in (connected, listening, lst):
+            s.close()

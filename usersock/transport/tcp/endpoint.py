@@ -80,7 +80,6 @@ class TCPEndpoint(Endpoint):
         ``ALREADY_CONNECTED`` (connected, or listening), ``ADDRESS_NOT_AVAILABLE`` (no
         ephemeral port, or the 4-tuple is in use), or a routing error.
         """
-        self.check_family(addr)
         if self.sock_state == "connected":
             raise StackError(Err.ALREADY_CONNECTED)
         if self.sock_state == "connecting":
@@ -96,6 +95,8 @@ class TCPEndpoint(Endpoint):
             if not self.user_bound:
                 self.release_port()
                 self.local_addr, self.local_port = None, 0
+        # The socket's state comes first, the address after (tcp_v6_connect).
+        self.check_family(addr)
         if not 0 < port <= 0xFFFF:
             raise StackError(Err.CONNECTION_REFUSED if port == 0 else Err.INVALID_ARGUMENT)
         stack = self.stack
