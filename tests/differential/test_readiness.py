@@ -273,6 +273,7 @@ def test_poll_masks_after_connect_reported_the_refusal(env: Env, blocking: bool)
         env.writable(s, 1.0)
     reported = env.attempt(s.connect, (env.host, port))
     after = poll_state(s)
+    recv, send = env.attempt(s.recv, 1), env.attempt(s.send, b"x")  # ENOTCONN, EPIPE
     s.settimeout(1.0)
     again = env.attempt(s.connect, env.address(lst))
     conn, _ = lst.accept()
@@ -280,6 +281,8 @@ def test_poll_masks_after_connect_reported_the_refusal(env: Env, blocking: bool)
     return {
         "reported": reported,
         "after": after,
+        "recv": recv,
+        "send": send,
         "peer": env.attempt(s.getpeername),
         "again": again,
         "connected": poll_state(s),
@@ -526,4 +529,55 @@ def test_poll_masks_after_connect_reports_an_error_already_taken(env: Env) -> ob
         "taken": taken,
         "connect again": again,
         "after": (poll_state(a, ALL), poll_state(b, ALL)),
+    }
+
+
+def test_shutdown_of_a_listener_clears_flags_set_before_it_listened(env: Env) -> object:
+    """Stopping a listener (``SHUT_RD``) disconnects it (``tcp_disconnect``), which also
+    clears shutdown flags kept from before ``listen()``: a fresh socket again."""
+    s = env.tcp(0.0)
+    before = env.attempt(s.shutdown, socket.SHUT_RD)
+    s.bind((env.host, 0))
+    s.listen()
+    stop = env.attempt(s.shutdown, socket.SHUT_RD)
+    return {
+        "before listen": before,
+        "stop": stop,
+        "poll": poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP),
+        "recv": env.attempt(s.recv, 1),
+        "listen again": env.attempt(s.listen),
+    }
+
+
+@pytest.mark.parametrize(
+    "how", [socket.SHUT_RD, socket.SHUT_WR, socket.SHUT_RDWR], ids=["rd", "wr", "rdwr"]
+)
+def test_shutdown_during_the_handshake_gives_the_connect_up(env: Env, how: int) -> object:
+    """``shutdown()`` in SYN-SENT (the listener's queue is full, so the SYN goes
+    unanswered) disconnects the socket whatever *how*: ECONNRESET is pending (select sees
+    it; the poll mask differs, see the README), reads report it, writes fail with EPIPE,
+    and the socket connects afresh, its flags cleared."""
+    lst = env.listener(backlog=0)
+    first = env.tcp()
+    first.connect(env.address(lst))  # fills the accept queue
+    s = env.tcp(0.0)
+    started = env.attempt(s.connect, env.address(lst))
+    shut = env.attempt(s.shutdown, how)
+    seen = select_state(s)
+    recv, send = env.attempt(s.recv, 1), env.attempt(s.send, b"x")
+    taken = poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    conn, _ = lst.accept()
+    env.own(conn)
+    again = env.attempt(s.connect, env.address(lst))
+    env.writable(s, 5.0)
+    return {
+        "started": started,
+        "shutdown": shut,
+        "select": seen,
+        "recv": recv,
+        "send": send,
+        "error taken": taken,
+        "again": again,
+        "SO_ERROR": s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR),
+        "peer": env.attempt(s.getpeername),
     }

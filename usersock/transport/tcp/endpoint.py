@@ -451,9 +451,16 @@ class TCPEndpoint(Endpoint):
     def _readable_conn(self) -> Connection | None:
         """The connection if it has bytes to read; ``None`` at EOF; raises otherwise."""
         conn = self.conn
-        if conn is None:
+        if conn is None or self.sock_state == "unconnected":
+            # Never connected, or disconnected (connect() reported the failure, or a
+            # shutdown() gave the connect up; tcp_disconnect cleared SOCK_DONE):
+            # tcp_recvmsg in TCP_CLOSE reports a pending error, else EOF once shut down,
+            # else ENOTCONN.
+            err = self.take_error() if conn is not None else None
+            if err is not None:
+                raise StackError(err)
             if self.shut_rd:
-                return None  # shut down before it connected: tcp_recvmsg reads EOF
+                return None
             raise StackError(Err.NOT_CONNECTED)
         if conn.readable_bytes():
             return conn
@@ -476,6 +483,17 @@ class TCPEndpoint(Endpoint):
                 self._stop_listening()
             return
         conn = self.conn
+        if conn is not None and conn.state is State.SYN_SENT:
+            # inet_shutdown calls tcp_disconnect in TCP_SYN_SENT, whatever *how*: the
+            # connect is given up (nothing sent), ECONNRESET is pending, the flags are
+            # cleared and the socket may connect afresh.
+            closing.fail(conn, Err.CONNECTION_RESET)
+            self._unregister()
+            self.sock_state = "unconnected"
+            self.shut_rd = self.shut_wr = False
+            self.stack.process()
+            self.notify()
+            return
         if conn is None or (conn.state not in SYNCHRONIZED and conn.state is not State.SYN_SENT):
             # inet_shutdown in TCP_CLOSE: ENOTCONN, yet the flags are kept (reads then see
             # EOF, writes EPIPE, and poll() says so), also through a later connect().
@@ -493,11 +511,13 @@ class TCPEndpoint(Endpoint):
         self.notify()
 
     def _stop_listening(self) -> None:
-        """Back to a bound, closed socket: reset the queued children, leave the demux."""
+        """Back to a bound, closed socket: reset the queued children, leave the demux. As
+        ``tcp_disconnect`` does, clear the shutdown flags (set before ``listen()``)."""
         listener = self.listener
         assert listener is not None
         listener.close()
         self.listener = None
+        self.shut_rd = self.shut_wr = False
         self.unregister_bound()
         if self.owner is not None:
             self.owner.listening = False
@@ -596,6 +616,8 @@ class TCPEndpoint(Endpoint):
             return 0
         conn = self.conn
         if conn is None or self.sock_state == "unconnected":
+            if conn is not None and self.peek_error() is not None:
+                return 3  # disconnected by shutdown() with the error pending
             return 2 if self.shut_rd else -1  # TCP_CLOSE: POLLHUP, RDHUP too once SHUT_RD
         if conn.state is State.CLOSED:
             return 3 if self.peek_error() is not None else 2
