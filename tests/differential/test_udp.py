@@ -375,6 +375,34 @@ def test_broadcast_needs_so_broadcast(env4: Env) -> object:
     return {"refused": refused, "with SO_BROADCAST": sent, "received": r.recv(10)}
 
 
+def test_broadcast_reaches_every_socket_on_the_port(env4: Env) -> object:
+    """A datagram to 127.255.255.255 goes to every socket bound to the wildcard on its port
+    (``SO_REUSEADDR`` lets several share it), not to one bound to 127.0.0.1 nor to a
+    connected one; unicast to 127.0.0.1 goes to one socket only."""
+    wild = [env4.udp(0.0) for _ in range(2)]
+    for w in wild:
+        w.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    wild[0].bind(("0.0.0.0", 0))
+    port = wild[0].getsockname()[1]
+    wild[1].bind(("0.0.0.0", port))
+    local = env4.udp(0.0)
+    local.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    local.bind(("127.0.0.1", port))
+    s = env4.udp()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.bind(("127.0.0.1", 0))
+    connected = env4.udp(0.0)
+    connected.bind(("0.0.0.0", 0))
+    connected.connect(("127.0.0.1", s.getsockname()[1]))
+    sent = [s.sendto(b"bc", ("127.255.255.255", p)) for p in (port, connected.getsockname()[1])]
+    for sock in (*wild, local, connected):
+        env4.readable(sock, 0.2)
+    return {
+        "sent": sent,
+        "received": [env4.attempt(x.recv, 10) for x in (*wild, local, connected)],
+    }
+
+
 def test_listen_and_accept_on_udp(env: Env) -> object:
     s = env.bound_udp()
     s.settimeout(None)

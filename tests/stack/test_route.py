@@ -102,3 +102,27 @@ def test_local_subnet_owns_every_address() -> None:
     assert stack.has_address(a("127.8.9.10"))
     assert not stack.has_address(a("128.0.0.1"))
     stack.close()
+
+
+def test_broadcast_addresses_follow_the_nic_addresses() -> None:
+    """255.255.255.255 always; a subnet's directed broadcast while an address of it is on a
+    NIC (subnets of /30 and wider: /31 and /32 have none); IPv6 has no broadcast."""
+    stack = Stack()
+    stack.create_nic(1, Loopback())
+    assert stack.is_broadcast(a("255.255.255.255"))
+    assert not stack.is_broadcast(a("10.1.255.255"))
+    stack.add_address(1, "10.1.2.3/16")
+    stack.add_address(1, "192.168.0.1/30")
+    stack.add_address(1, "192.168.1.1/31")
+    stack.add_address(1, "192.168.2.1/32")
+    stack.add_address(1, "fd00::1/64")
+    assert stack.is_broadcast(a("10.1.255.255"))
+    assert stack.is_broadcast(a("192.168.0.3"))
+    assert not stack.is_broadcast(a("192.168.1.1"))
+    assert not stack.is_broadcast(a("192.168.2.1"))
+    assert not stack.is_broadcast(a("10.1.2.3"))
+    assert not stack.is_broadcast(a("fd00::ffff:ffff:ffff:ffff"))
+    stack.remove_address(1, "10.1.2.3")
+    assert not stack.is_broadcast(a("10.1.255.255"))
+    assert stack.is_broadcast(a("192.168.0.3"))
+    stack.close()

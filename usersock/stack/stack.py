@@ -55,6 +55,8 @@ logger = logging.getLogger("usersock.stack")
 
 #: Seconds the timer thread waits for new timers before it exits.
 TIMER_THREAD_LINGER = 1.0
+#: 255.255.255.255, the limited broadcast address (RFC 919).
+_LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 #: Longest the timer thread sleeps (see ``Stack._timer_loop``): a timer armed lazily fires at
 #: most this late. 40 ms is Linux's shortest delayed-ACK timeout.
 TIMER_SLICE = 0.04
@@ -200,6 +202,9 @@ class Stack:
         self.bound: dict[tuple[int, bytes, int], list[Any]] = {}
         self._local: dict[bytes, NIC] = {}
         self._local_subnets: list[tuple[Subnet, NIC]] = []
+        #: Directed broadcast addresses of the NICs' IPv4 subnets, replaced whole when an
+        #: address comes or goes, so :meth:`is_broadcast` reads it without the lock.
+        self._broadcasts: frozenset[bytes] = frozenset()
         self._queue: deque[tuple[NIC, Packet]] = deque()
         self._dirty: dict[Flushable, None] = {}
         self._draining = False
@@ -257,6 +262,7 @@ class Stack:
             if owner is None:
                 nic.addresses.append(awp)
                 self._local[awp.address] = nic
+                self._update_broadcasts()
 
     def add_local_subnet(self, nic_id: int, subnet: str) -> None:
         """Own every address of *subnet* on NIC *nic_id*, as Linux owns all of 127.0.0.0/8."""
@@ -272,6 +278,7 @@ class Stack:
                 if awp.address == packed:
                     nic.addresses.remove(awp)
                     del self._local[packed]
+                    self._update_broadcasts()
                     return
             raise ValueError(f"NIC {nic_id} has no address {address}")
 
@@ -305,20 +312,22 @@ class Stack:
 
     def is_broadcast(self, addr: bytes) -> bool:
         """True for 255.255.255.255 and the directed broadcast address of a NIC's IPv4
-        subnet (127.255.255.255 on the loopback), which Linux's routes flag as broadcast."""
-        if len(addr) != 4:
-            return False
-        if addr == b"\xff\xff\xff\xff":
-            return True
-        value = int.from_bytes(addr, "big")
+        subnet (127.255.255.255 on the loopback), which Linux's routes flag as broadcast.
+        Needs no lock."""
+        return addr == _LIMITED_BROADCAST or addr in self._broadcasts
+
+    def _update_broadcasts(self) -> None:
+        """Recompute the directed broadcast addresses (subnets of /30 and wider have one).
+        Needs the lock."""
+        found = set()
         for nic in self.nics.values():
             for awp in nic.addresses:
-                if len(awp.address) != 4:
+                if len(awp.address) != 4 or awp.prefix_len > 30:
                     continue
                 host_mask = (1 << (32 - awp.prefix_len)) - 1
-                if host_mask > 1 and value & host_mask == host_mask and awp.subnet.contains(addr):
-                    return True
-        return False
+                value = int.from_bytes(awp.address, "big") | host_mask
+                found.add(value.to_bytes(4, "big"))
+        self._broadcasts = frozenset(found)
 
     def find_route(self, remote: bytes, local: bytes | None = None) -> RouteInfo:
         """Resolve how to reach *remote*, choosing a source address unless *local* is given.

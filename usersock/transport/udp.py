@@ -15,6 +15,7 @@ from collections import deque
 from usersock.errors import Err, StackError
 from usersock.network import icmp
 from usersock.network.ip import IPProtocol
+from usersock.stack.route import IPV4_ANY, IPV6_ANY
 from usersock.stack.stack import NIC, RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, lookup_bound, wildcard
 from usersock.wire.ipv4 import PROTO_UDP
@@ -211,6 +212,9 @@ class UDPProtocol:
             return
         stack.stats.udp_datagrams_in += 1
         net = packet.net
+        if len(net.dst) == 4 and stack.is_broadcast(net.dst):
+            self._deliver_broadcast(packet, hdr)
+            return
         ep = stack.connections.get((PROTO_UDP, net.dst, hdr.dst_port, net.src, hdr.src_port))
         if ep is None:
             ep = lookup_bound(stack, PROTO_UDP, net.dst, hdr.dst_port, net.src, hdr.src_port)
@@ -221,6 +225,25 @@ class UDPProtocol:
             icmp.send_port_unreachable(stack, ip, packet)
             return
         ep.deliver(bytes(packet.payload), net.src, hdr.src_port)
+
+    def _deliver_broadcast(self, packet: Packet, hdr: UDPHeader) -> None:
+        """A datagram to a broadcast address goes to every socket bound to that address or
+        to the wildcard on its port (dual-stack IPv6 ones too), as Linux's
+        ``__udp4_lib_mcast_deliver``; connected sockets, whose receive address is their
+        source, never match. Nobody listening is no ICMP error (RFC 1122 section 3.2.2).
+        Needs the lock."""
+        stack = self.stack
+        bound = stack.bound
+        port = hdr.dst_port
+        eps = list(bound.get((PROTO_UDP, packet.net.dst, port), ()))
+        eps += bound.get((PROTO_UDP, IPV4_ANY, port), ())
+        eps += [ep for ep in bound.get((PROTO_UDP, IPV6_ANY, port), ()) if not ep.v6only]
+        if not eps:
+            stack.stats.drop("udp-no-port")
+            return
+        data = bytes(packet.payload)
+        for ep in eps:
+            ep.deliver(data, packet.net.src, hdr.src_port)
 
     def handle_icmp_error(
         self, err: Err, local: bytes, local_port: int, remote: bytes, remote_port: int
