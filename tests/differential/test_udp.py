@@ -235,6 +235,17 @@ def test_refusal_reported_to_the_next_send(env: Env) -> object:
     return [env.attempt(s.send, b"two"), env.attempt(s.send, b"three")]
 
 
+def test_refusal_reported_before_a_shut_write_side(env: Env) -> object:
+    """A pending ICMP error comes before the EPIPE of ``shutdown(SHUT_WR)``."""
+    port = env.closed_port(socket.SOCK_DGRAM)
+    s = env.udp()
+    s.connect((env.host, port))
+    s.send(b"one")
+    env.readable(s, 1.0)
+    s.shutdown(socket.SHUT_WR)
+    return [env.attempt(s.send, b"two"), env.attempt(s.send, b"three")]
+
+
 def test_unconnected_socket_hears_no_refusal(env: Env) -> object:
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.bound_udp()

@@ -88,14 +88,15 @@ class UDPEndpoint(Endpoint):
         """Send one datagram to *addr*:*port* (``None``: the connected peer).
 
         Raises ``StackError`` with ``DESTINATION_REQUIRED`` when unconnected and no address
-        is given, ``MESSAGE_TOO_LONG`` beyond the route MTU, ``BROKEN_PIPE`` after
-        ``shutdown(SHUT_WR)``, a pending ICMP error, or a routing error.
+        is given, ``MESSAGE_TOO_LONG`` beyond the route MTU, a pending ICMP error, else
+        ``BROKEN_PIPE`` after ``shutdown(SHUT_WR)``, or a routing error.
         """
-        if self.shut_wr:
-            raise StackError(Err.BROKEN_PIPE)
+        # sock_alloc_send_pskb: a pending error is reported before the shut-down write side
         if self.pending_error is not None:
             err, self.pending_error = self.pending_error, None
             raise StackError(err)
+        if self.shut_wr:
+            raise StackError(Err.BROKEN_PIPE)
         self._autobind()
         assert self.local_addr is not None
         if addr is None:
