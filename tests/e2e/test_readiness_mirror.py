@@ -168,7 +168,7 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, hard))  # no descriptor lef
 fillers = []
 while True:
     try:
-        fillers.append(os.dup(0))
+        fillers.append(os.dup(ready.exposed_fd))  # a descriptor known to be open
     except OSError:
         break
 ready.set(False, False, 0)  # connect() started: the pair cannot be made, and no raise
@@ -187,6 +187,7 @@ def test_no_descriptor_left_is_logged_and_tried_again() -> None:
     Run in a child process, whose descriptor limit can be lowered safely."""
     out = subprocess.run(
         [sys.executable, "-c", _EXHAUSTED],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
