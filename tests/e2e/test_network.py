@@ -116,6 +116,33 @@ def test_a_socket_that_became_real_keeps_its_descriptor_and_flags(
         s.close()
 
 
+def test_a_socket_that_became_real_keeps_its_options(real_listener: socket.socket) -> None:
+    """Every option set on the virtual socket is set again on the kernel socket it becomes
+    (also through a ``dup()``): IP, TCP and socket-level ones alike."""
+    port = real_listener.getsockname()[1]
+    S, T, IP = socket.SOL_SOCKET, socket.IPPROTO_TCP, socket.IPPROTO_IP
+    wanted = {
+        (IP, socket.IP_TTL): 9,
+        (IP, socket.IP_TOS): 0x20,
+        (T, socket.TCP_NODELAY): 1,
+        (T, socket.TCP_KEEPIDLE): 77,
+        (S, socket.SO_KEEPALIVE): 1,
+        (S, socket.SO_REUSEADDR): 1,
+    }
+    with usersock.Network(allow=[f"127.0.0.1:{port}"]) as net:
+        s = net.socket()
+        twin = s.dup()
+        for i, ((level, name), value) in enumerate(wanted.items()):
+            (s if i % 2 else twin).setsockopt(level, name, value)
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+        conn, _ = real_listener.accept()
+        assert not usersock.sockets.is_virtual(s)
+        assert {key: s.getsockopt(*key) for key in wanted} == wanted
+        for sock in (conn, s, twin):
+            sock.close()
+
+
 def test_demo_http_runs() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "usersock", "demo", "http", "--requests", "2"],
@@ -197,4 +224,35 @@ def test_connect_of_a_connected_or_listening_socket_is_eisconn_whatever_the_addr
                 s.connect(("::ffff:127.0.0.1", port))
             assert info.value.errno == errno.EISCONN
         for s in (connected, listening, lst):
+            s.close()
+
+
+def test_a_dual_stack_socket_follows_the_family_of_each_destination() -> None:
+    """An ``AF_INET6`` socket carries IPv4 for ``::ffff:a.b.c.d`` and IPv6 otherwise: a
+    TCP socket whose mapped connect failed connects to ``::1``, an unconnected UDP socket
+    sends to both in turn (checked on Linux by hand: the suite's network guard keeps real
+    sockets from reaching a mapped address)."""
+    with usersock.Network() as net:
+        lst6 = net.socket(socket.AF_INET6)
+        lst6.bind(("::1", 0))
+        lst6.listen()
+        tcp = net.socket(socket.AF_INET6)
+        with pytest.raises(ConnectionRefusedError):
+            tcp.connect(("::ffff:127.0.0.1", 9))
+        tcp.connect(("::1", lst6.getsockname()[1]))
+        conn, peer = lst6.accept()
+        assert peer[0] == "::1"
+        r4 = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        r4.bind(("127.0.0.1", 0))
+        r6 = net.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        r6.bind(("::1", 0))
+        udp = net.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        for i, (dst, receiver) in enumerate(
+            [(("::ffff:127.0.0.1", r4.getsockname()[1]), r4), (("::1", r6.getsockname()[1]), r6)]
+            * 2
+        ):
+            assert udp.sendto(bytes([i]), dst) == 1
+            assert receiver.recv(10) == bytes([i])
+        assert udp.getsockname()[0] == "::"
+        for s in (conn, tcp, lst6, r4, r6, udp):
             s.close()

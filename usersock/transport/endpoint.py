@@ -63,7 +63,11 @@ class Endpoint:
         if version not in (4, 6):
             raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
         self.stack = stack
+        #: The IP version of the endpoint's current traffic: 4 for an ``AF_INET6`` socket
+        #: that carries IPv4-mapped traffic (see :meth:`check_family`).
         self.version = version
+        #: The IP version of the socket's family (``AF_INET6`` stays 6 whatever it carries).
+        self.family_version = version
         #: Threads blocked on this endpoint (their wake-up descriptors).
         self.waiting: list[Waiter] = []
         self.watchers: list[Callable[[], None]] = []
@@ -102,21 +106,33 @@ class Endpoint:
 
     # Addresses ---------------------------------------------------------------------------
     def check_family(self, addr: bytes, for_bind: bool = False) -> None:
-        """Raise ``StackError(ADDRESS_FAMILY_NOT_SUPPORTED)`` if *addr* is of the wrong
-        family for this endpoint. An IPv4 address on a dual-stack IPv6 endpoint (one that
-        is not ``IPV6_V6ONLY``; the socket gave it as ``::ffff:a.b.c.d``) turns the endpoint
-        into an IPv4 one, as Linux's ``ipv6_mapped`` operations do. On an ``IPV6_V6ONLY``
-        endpoint such an address is refused as Linux refuses it: ``INVALID_ARGUMENT`` for
-        a bind (``inet6_bind``), ``NETWORK_UNREACHABLE`` otherwise (``tcp_v6_connect``)."""
-        if len(addr) == (4 if self.version == 4 else 16):
-            return
-        if len(addr) == 4 and self.version == 6:
-            if self.v6only:
-                raise StackError(Err.INVALID_ARGUMENT if for_bind else Err.NETWORK_UNREACHABLE)
-            local = self.local_addr
-            if local is None or not any(local) or len(local) == 4:
-                self.version = 4
+        """Check that *addr* suits this endpoint, and set :attr:`version` to the traffic it
+        makes. An ``AF_INET`` endpoint takes IPv4 only. An ``AF_INET6`` one takes IPv6, and
+        an IPv4 address (the socket gave it as ``::ffff:a.b.c.d``) unless it is
+        ``IPV6_V6ONLY``, as Linux's ``ipv6_mapped`` operations do; which one it carries
+        follows the address, as long as no specific local address of the other version
+        pins it (the unspecified ``::`` does not).
+
+        Raises ``StackError``: ``ADDRESS_FAMILY_NOT_SUPPORTED`` for the wrong family; on an
+        ``IPV6_V6ONLY`` endpoint an IPv4 address is refused as Linux refuses it:
+        ``INVALID_ARGUMENT`` for a bind (``inet6_bind``), ``NETWORK_UNREACHABLE``
+        otherwise (``tcp_v6_connect``, ``udpv6_sendmsg``)."""
+        size = len(addr)
+        if self.family_version == 4:
+            if size == 4:
                 return
+            raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
+        local = self.local_addr
+        if size == 16:
+            if local is None or len(local) == 16:
+                self.version = 6
+                return
+            raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
+        if self.v6only:
+            raise StackError(Err.INVALID_ARGUMENT if for_bind else Err.NETWORK_UNREACHABLE)
+        if local is None or not any(local) or len(local) == 4:
+            self.version = 4
+            return
         raise StackError(Err.ADDRESS_FAMILY_NOT_SUPPORTED)
 
     def bind(self, addr: bytes, port: int) -> None:

@@ -65,6 +65,7 @@ class Listener:
             return
         version = 4 if len(net.dst) == 4 else 6
         child = TCPEndpoint(stack, version, copy.copy(parent.config))
+        child.family_version = parent.family_version
         child.reuse_addr = parent.reuse_addr
         child.reuse_port = parent.reuse_port
         # inet_csk_clone_lock: the child keeps the listener's IP options.
