@@ -59,6 +59,27 @@ def test_blocking_socket_refused_can_connect_again(env: Env) -> object:
     return {"first": first, "second": second}
 
 
+def test_a_refused_connect_gives_back_the_address_and_port(env: Env) -> object:
+    """Once ``connect()`` reported the failure (``tcp_disconnect``), a socket the user did
+    not bind shows the wildcard (still with its old port) and its port is free: another
+    socket binds it, and so may this one; a socket the user bound keeps its address."""
+    port = env.closed_port()
+    s = env.tcp(timeout=None)
+    refused = env.attempt(s.connect, (env.host, port))
+    host, old_port = s.getsockname()[:2]
+    other = env.tcp()
+    bound = env.tcp(timeout=None)
+    bound.bind((env.host, 0))
+    return {
+        "refused": refused,
+        "name": (host, old_port != 0),
+        "another binds the port": env.attempt(other.bind, (env.host, old_port)),
+        "bind again": env.attempt(s.bind, (env.host, 0)),
+        "bound one refused": env.attempt(bound.connect, (env.host, port)),
+        "bound one keeps its address": bound.getsockname()[0],
+    }
+
+
 def test_timeout_socket_refused_then_connect_again_is_aborted(env: Env) -> object:
     # With a timeout CPython connects non-blocking and reads SO_ERROR itself; the kernel
     # socket stays "connecting", so the next connect reports ECONNABORTED.

@@ -149,8 +149,7 @@ class TCPEndpoint(Endpoint):
         if conn.state in (State.SYN_SENT, State.SYN_RECEIVED):
             raise StackError(Err.WOULD_BLOCK)
         if conn.state is State.CLOSED:
-            self.sock_state = "unconnected"  # tcp_disconnect: a fresh socket again
-            self.shut_rd = self.shut_wr = False
+            self._disconnect()
             err = self.take_error()
             if err is None:
                 # The error was taken before (SO_ERROR): the readiness mirrors of every
@@ -159,6 +158,18 @@ class TCPEndpoint(Endpoint):
                     watcher()
             raise StackError(err if err is not None else Err.CONNECTION_ABORTED)
         self.sock_state = "connected"
+
+    def _disconnect(self) -> None:
+        """``tcp_disconnect`` after a connect that failed or was given up: unconnected
+        again, the shutdown flags cleared; a local address the user did not bind is reset
+        (``getsockname`` shows the wildcard, still with the old port, as Linux keeps
+        ``inet_sport``) and the port goes back to the table, free to be bound by this
+        socket or another. Needs the stack lock."""
+        self.sock_state = "unconnected"
+        self.shut_rd = self.shut_wr = False
+        if not self.user_bound:
+            self.release_port()
+            self.local_addr = None
 
     def bind(self, addr: bytes, port: int) -> None:
         super().bind(addr, port)
@@ -176,7 +187,7 @@ class TCPEndpoint(Endpoint):
             self.listener.set_backlog(backlog)
             return
         if self.conn is not None or self.closed:
-            raise StackError(Err.INVALID_ARGUMENT)
+            raise StackError(Err.INVALID_ARGUMENT)  # also after a failed connect, as Linux
         if self.local_addr is None:
             self.bind(wildcard(self.version), 0)
         owner = self.owner
@@ -489,8 +500,7 @@ class TCPEndpoint(Endpoint):
             # cleared and the socket may connect afresh.
             closing.fail(conn, Err.CONNECTION_RESET)
             self._unregister()
-            self.sock_state = "unconnected"
-            self.shut_rd = self.shut_wr = False
+            self._disconnect()
             self.stack.process()
             self.notify()
             return
