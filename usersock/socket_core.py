@@ -69,6 +69,7 @@ class SocketCore(_stdlib_socket.socket):
         "_keepalive",
         "_linger",
         "_net",
+        "_options",
         "_quickack",
         "_ready",
         "_real",
@@ -153,6 +154,9 @@ class SocketCore(_stdlib_socket.socket):
         self._keepalive = False
         self._quickack = True
         self._buffers: dict[str, int] = {}
+        #: Every option set, in order, to be set again on the kernel socket if this one
+        #: becomes real (:meth:`_become_real`); shared with ``dup()`` copies.
+        self._options: dict[tuple[int, int], Any] = {}
         if _endpoint is None:
             with self._stack.lock:
                 _endpoint = kind(self._stack, _VERSION[family])
@@ -326,16 +330,11 @@ class SocketCore(_stdlib_socket.socket):
     def _become_real(self) -> None:
         """Turn into a kernel socket (an allowed real destination). Stack lock held."""
         real = _CSocket(self._vfamily, self._vtype, self._vproto)
-        for name, size in self._buffers.items():
-            real.setsockopt(_socket.SOL_SOCKET, getattr(_socket, name), size)
+        for (level, name), value in self._options.items():
+            real.setsockopt(level, name, value)  # the options the virtual socket took
         ep = self._ep
-        if ep is not None:
-            if ep.reuse_addr:
-                real.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            if isinstance(ep, TCPEndpoint) and ep.config.nodelay:
-                real.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            if ep.local_addr is not None and ep.local_port:
-                real.bind(self._format(None, ep.local_port))
+        if ep is not None and ep.local_addr is not None and ep.local_port:
+            real.bind(self._format(None, ep.local_port))
         ready = self._ready
         if ready is not None:
             os.dup2(real.fileno(), ready.exposed_fd, inheritable=False)
@@ -430,6 +429,7 @@ class SocketCore(_stdlib_socket.socket):
         ep = self._endpoint()
         twin = type(self)(self._vfamily, self._vtype, self._vproto, network=self._net, _endpoint=ep)
         twin.settimeout(self._vtimeout)
+        twin._options = self._options  # options belong to the shared socket
         with self._stack.lock:
             ep.refs += 1
         return twin
@@ -511,6 +511,7 @@ class SocketCore(_stdlib_socket.socket):
         ep = self._endpoint()
         with self._stack.lock:
             sockopts.set_option(self, ep, level, optname, value)
+            self._options[(level, optname)] = value
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
         """``getsockopt``; with *buflen* the value comes back as bytes."""
