@@ -75,6 +75,17 @@ def _as_int(value: Any, name: str) -> int:
     return int(struct.unpack("i", data[:4])[0])
 
 
+def _as_ip_int(value: Any) -> int:
+    """An ``IPPROTO_IP`` option's value as ``do_ip_setsockopt`` reads it: an int, or a
+    buffer of four bytes or more (a C int), else of one to three (an unsigned char), else 0."""
+    if isinstance(value, int):
+        return value
+    data = bytes(value)
+    if len(data) >= 4:
+        return int(struct.unpack("i", data[:4])[0])
+    return data[0] if data else 0
+
+
 def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> None:
     """Apply one ``setsockopt``. Raises ``OSError`` (``ENOPROTOOPT`` for unsupported
     options, ``EINVAL`` for bad values or the wrong moment)."""
@@ -85,7 +96,13 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
         )
     tcp = ep if isinstance(ep, TCPEndpoint) else None
     v6 = sock._vfamily == _socket.AF_INET6
-    if name in ("IP_TTL", "IP_TOS", "IPV6_UNICAST_HOPS", "IPV6_TCLASS"):
+    if level == V6 and not v6:
+        # ip_setsockopt: a level other than SOL_IP, before the value is looked at
+        raise _fail(errno.ENOPROTOOPT, f"{name} on an AF_INET socket")
+    if name in ("IP_TTL", "IP_TOS"):
+        _set_ip_option(ep, v6, name, _as_ip_int(value))
+        return
+    if name in ("IPV6_UNICAST_HOPS", "IPV6_TCLASS"):
         _set_ip_option(ep, v6, name, _as_int(value, name))
         return
     if name == "SO_LINGER":

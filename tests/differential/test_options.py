@@ -347,14 +347,15 @@ def test_v6only_refuses_to_bind_an_ipv4_mapped_address(env6: Env) -> object:
 @pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM], ids=["tcp", "udp"])
 def test_ip_ttl_tos_hops_and_tclass(env: Env, kind: int) -> object:
     """The ranges and defaults of ``IP_TTL``, ``IP_TOS``, ``IPV6_UNICAST_HOPS`` and
-    ``IPV6_TCLASS``; TCP keeps the ECN bits of the TOS byte to itself."""
+    ``IPV6_TCLASS``; TCP keeps the ECN bits of the TOS byte to itself. ``IPPROTO_IP``
+    options take a buffer shorter than an int as one unsigned char; IPv6 ones do not."""
     s = env.tcp() if kind == socket.SOCK_STREAM else env.udp()
     ip, v6 = socket.IPPROTO_IP, socket.IPPROTO_IPV6
     seen: dict[str, object] = {}
     for name, level, values in (
-        ("IP_TTL", ip, (-1, 0, 1, 255, 256, 64)),
-        ("IP_TOS", ip, (0x13, 0xFF, 0x100, 0)),
-        ("IPV6_UNICAST_HOPS", v6, (-2, -1, 0, 255, 256)),
+        ("IP_TTL", ip, (-1, 0, 1, 255, 256, 64, b"\x07", b"", b"\xff\xff\xff")),
+        ("IP_TOS", ip, (0x13, 0xFF, 0x100, 0, b"\x21\x00", b"")),
+        ("IPV6_UNICAST_HOPS", v6, (-2, -1, 0, 255, 256, b"\x07", b"\x07\x00\x00\x00")),
         ("IPV6_TCLASS", v6, (-2, 0x13, -1, 256)),
     ):
         opt = getattr(socket, name)
