@@ -236,14 +236,16 @@ def test_refusal_reported_to_the_next_send(env: Env) -> object:
 
 
 def test_refusal_reported_before_a_shut_write_side(env: Env) -> object:
-    """A pending ICMP error comes before the EPIPE of ``shutdown(SHUT_WR)``."""
+    """A pending ICMP error comes after EMSGSIZE (which leaves it pending) and before the
+    EPIPE of ``shutdown(SHUT_WR)``."""
     port = env.closed_port(socket.SOCK_DGRAM)
     s = env.udp()
     s.connect((env.host, port))
     s.send(b"one")
     env.readable(s, 1.0)
     s.shutdown(socket.SHUT_WR)
-    return [env.attempt(s.send, b"two"), env.attempt(s.send, b"three")]
+    sends = (b"x" * 70000, b"two", b"three")
+    return [env.attempt(s.send, data) for data in sends]
 
 
 def test_unconnected_socket_hears_no_refusal(env: Env) -> object:

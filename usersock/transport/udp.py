@@ -87,16 +87,12 @@ class UDPEndpoint(Endpoint):
     def send_to(self, data: bytes | memoryview, addr: bytes | None, port: int) -> int:
         """Send one datagram to *addr*:*port* (``None``: the connected peer).
 
-        Raises ``StackError`` with ``DESTINATION_REQUIRED`` when unconnected and no address
-        is given, ``MESSAGE_TOO_LONG`` beyond the route MTU, a pending ICMP error, else
-        ``BROKEN_PIPE`` after ``shutdown(SHUT_WR)``, or a routing error.
+        Raises ``StackError``, in the order ``udp_sendmsg`` finds them:
+        ``DESTINATION_REQUIRED`` when unconnected and no address is given, a family or
+        routing error, ``MESSAGE_TOO_LONG`` beyond 64 KiB or the route MTU (no
+        fragmentation), then a pending ICMP error (taken), then ``BROKEN_PIPE`` after
+        ``shutdown(SHUT_WR)`` (``sock_alloc_send_pskb`` checks them in that order).
         """
-        # sock_alloc_send_pskb: a pending error is reported before the shut-down write side
-        if self.pending_error is not None:
-            err, self.pending_error = self.pending_error, None
-            raise StackError(err)
-        if self.shut_wr:
-            raise StackError(Err.BROKEN_PIPE)
         self._autobind()
         assert self.local_addr is not None
         if addr is None:
@@ -114,6 +110,11 @@ class UDPEndpoint(Endpoint):
         limit = 65535 - UDP_HEADER - (20 if self.version == 4 else 0)
         if len(data) > limit or len(data) + UDP_HEADER + header_len > route.mtu:
             raise StackError(Err.MESSAGE_TOO_LONG)
+        if self.pending_error is not None:
+            err, self.pending_error = self.pending_error, None
+            raise StackError(err)
+        if self.shut_wr:
+            raise StackError(Err.BROKEN_PIPE)
         packet = Packet(
             self.ip_header(route.local, addr, PROTO_UDP),
             UDPHeader(self.local_port, port),
