@@ -416,6 +416,25 @@ def test_broadcast_reaches_every_socket_on_the_port(env4: Env) -> object:
     }
 
 
+def test_unicast_to_a_port_shared_by_reuseaddr_goes_to_the_last_bound(env: Env) -> object:
+    """Of several UDP sockets sharing an address and port through ``SO_REUSEADDR``, the
+    one bound last gets unicast datagrams; once it closes, the one bound before it."""
+    socks = []
+    for _ in range(3):
+        u = env.udp(0.0)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind((env.host, socks[0].getsockname()[1] if socks else 0))
+        socks.append(u)
+    s = env.udp()
+    s.sendto(b"first", env.address(socks[0]))
+    env.readable(socks[2], 1.0)
+    first = [env.attempt(u.recv, 10) for u in socks]
+    socks[2].close()
+    s.sendto(b"second", env.address(socks[0]))
+    env.readable(socks[1], 1.0)
+    return {"first": first, "second": [env.attempt(u.recv, 10) for u in socks[:2]]}
+
+
 def test_listen_and_accept_on_udp(env: Env) -> object:
     s = env.bound_udp()
     s.settimeout(None)

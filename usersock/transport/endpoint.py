@@ -36,7 +36,9 @@ def lookup_bound(
     Exact address first, then the wildcard of the packet's family, then (for IPv4 packets)
     a dual-stack IPv6 wildcard, as Linux's lookup orders them. Several ``SO_REUSEPORT``
     endpoints on one address share the traffic by a hash of the source, as
-    ``reuseport_select_sock`` spreads it. Needs the stack lock.
+    ``reuseport_select_sock`` spreads it; of several sharing it through ``SO_REUSEADDR``
+    (UDP), the one bound last takes it, as the head of Linux's hash chain does. Needs the
+    stack lock.
     """
     bound = stack.bound
     eps = bound.get((protocol, addr, port))
@@ -51,7 +53,7 @@ def lookup_bound(
     if len(eps) > 1 and eps[0].reuse_port:
         group = [ep for ep in eps if ep.reuse_port]
         return group[hash((src, src_port)) % len(group)]
-    return eps[0]
+    return eps[-1]
 
 
 class Endpoint:
