@@ -391,7 +391,7 @@ def test_broadcast_needs_so_broadcast(env4: Env) -> object:
 def test_broadcast_reaches_every_socket_on_the_port(env4: Env) -> object:
     """A datagram to 127.255.255.255 goes to every socket bound to the wildcard on its port
     (``SO_REUSEADDR`` lets several share it), not to one bound to 127.0.0.1 nor to a
-    connected one; unicast to 127.0.0.1 goes to one socket only."""
+    connected one."""
     wild = [env4.udp(0.0) for _ in range(2)]
     for w in wild:
         w.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -419,7 +419,7 @@ def test_broadcast_reaches_every_socket_on_the_port(env4: Env) -> object:
 def test_unicast_to_a_port_shared_by_reuseaddr_goes_to_the_last_bound(env: Env) -> object:
     """Of several UDP sockets sharing an address and port through ``SO_REUSEADDR``, the
     one bound last gets unicast datagrams; once it closes, the one bound before it."""
-    socks = []
+    socks: list[socket.socket] = []
     for _ in range(3):
         u = env.udp(0.0)
         u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -433,6 +433,16 @@ def test_unicast_to_a_port_shared_by_reuseaddr_goes_to_the_last_bound(env: Env) 
     s.sendto(b"second", env.address(socks[0]))
     env.readable(socks[1], 1.0)
     return {"first": first, "second": [env.attempt(u.recv, 10) for u in socks[:2]]}
+
+
+def test_bind_to_a_broadcast_address(env4: Env) -> object:
+    """``inet_bind`` takes a broadcast address (255.255.255.255, 127.255.255.255) as it
+    takes a local one, for UDP and TCP alike."""
+    names = []
+    for host in ("255.255.255.255", "127.255.255.255"):
+        for s in (env4.udp(), env4.tcp()):
+            names.append(env4.attempt(s.bind, (host, 0)) or s.getsockname()[0])
+    return names
 
 
 def test_listen_and_accept_on_udp(env: Env) -> object:

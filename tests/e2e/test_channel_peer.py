@@ -19,9 +19,10 @@ import usersock
 from usersock.link.channel import Channel
 from usersock.stack.route import parse_address
 from usersock.transport.tcp.endpoint import TCPEndpoint
-from usersock.wire.ipv4 import PROTO_TCP, IPv4Header
+from usersock.wire.ipv4 import PROTO_TCP, PROTO_UDP, IPv4Header
 from usersock.wire.packet import Packet
 from usersock.wire.tcp import ACK, FIN, PSH, RST, SYN, TCPHeader, TCPOptions
+from usersock.wire.udp import UDPHeader
 
 LOCAL = "10.0.0.1"
 PEER = "10.0.0.2"
@@ -334,3 +335,31 @@ def test_msg_waitall_takes_queued_data_before_a_pending_reset(peer: Peer) -> Non
         conn.recv(10, socket.MSG_WAITALL)
     assert conn.recv(10, socket.MSG_WAITALL) == b""
     conn.close()
+
+
+def test_broadcast_on_a_link_subnet(peer: Peer) -> None:
+    """On a NIC with 10.0.0.1/24, 10.0.0.255 is the subnet's broadcast: a peer's UDP
+    datagram to it reaches a socket bound to the wildcard; a local one sent to it goes out
+    on the link and is also looped back to the stack's own sockets (``ip_mc_output``);
+    a TCP SYN to it is dropped without an answer (``tcp_v4_rcv``)."""
+    bcast = parse_address("10.0.0.255")
+    rx = peer.stack.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("0.0.0.0", 53))
+    rx.settimeout(0)
+    net = IPv4Header(src=parse_address(PEER), dst=bcast, protocol=PROTO_UDP)
+    peer.link.inject(Packet(net, UDPHeader(PEER_PORT, 53), b"from the peer").to_bytes())
+    assert rx.recvfrom(100) == (b"from the peer", (PEER, PEER_PORT))
+    tx = peer.stack.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    tx.sendto(b"to all", ("10.0.0.255", 53))
+    out = peer.link.read_packet(timeout=0)
+    assert out is not None and isinstance(out.net, IPv4Header) and out.net.dst == bcast
+    assert bytes(out.payload) == b"to all"
+    assert rx.recvfrom(100) == (b"to all", (LOCAL, tx.getsockname()[1]))
+    syn = IPv4Header(src=parse_address(PEER), dst=bcast, protocol=PROTO_TCP)
+    hdr = TCPHeader(src_port=PEER_PORT, dst_port=53, seq=1, ack=0, flags=SYN, window=65535)
+    peer.link.inject(Packet(syn, hdr, b"").to_bytes())
+    assert peer.nothing_sent()
+    assert peer.stack.stats.dropped["not-for-us"] == 1
+    for s in (rx, tx):
+        s.close()

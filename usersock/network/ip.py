@@ -15,7 +15,7 @@ from __future__ import annotations
 from usersock.network import icmp
 from usersock.stack.stack import NIC, Stack
 from usersock.wire.icmp import ICMPv4Header, ICMPv6Header
-from usersock.wire.ipv4 import PROTO_ICMP, IPv4Header
+from usersock.wire.ipv4 import PROTO_ICMP, PROTO_UDP, IPv4Header
 from usersock.wire.ipv6 import PROTO_ICMPV6, IPv6Header
 from usersock.wire.packet import NetworkHeader, Packet
 
@@ -39,10 +39,15 @@ class IPProtocol:
         """Deliver an inbound packet. Needs the stack lock."""
         stack = self.stack
         net = packet.net
-        if not stack.has_address(net.dst):
+        protocol = net.protocol if isinstance(net, IPv4Header) else net.next_header
+        if not stack.has_address(net.dst) and not (
+            # A broadcast is for every host of the subnet, but only UDP takes it: TCP
+            # drops it (tcp_v4_rcv, PACKET_HOST only), and so does ICMP echo
+            # (icmp_echo_ignore_broadcasts).
+            protocol == PROTO_UDP and len(net.dst) == 4 and stack.is_broadcast(net.dst)
+        ):
             stack.stats.drop("not-for-us")
             return
-        protocol = net.protocol if isinstance(net, IPv4Header) else net.next_header
         if protocol == self.icmp_protocol:
             stack.stats.icmp_in += 1
             icmp.handle(stack, self, packet)

@@ -381,11 +381,20 @@ class Stack:
         Local destinations on a NIC whose link carries bytes (a channel) skip the link, so a
         stack talking to itself never puts its own packets on the wire; on a bare loopback
         they skip it too, as the link would only hand the packet back. Either way the packet
-        is processed before this returns unless the queue is already being drained.
+        is processed before this returns unless the queue is already being drained. A
+        broadcast that leaves on a link is also looped back to this stack's own sockets,
+        as Linux's ``ip_mc_output`` does.
         """
         self.stats.packets_out += 1
         nic = route.nic
         link = nic.link
+        dst = packet.net.dst
+        if not route.local_delivery and len(dst) == 4 and self.is_broadcast(dst):
+            link.write_packet(packet)
+            self._queue.append((nic, packet))
+            if not self._draining:
+                self.process()
+            return
         if route.local_delivery and (
             not link.checksum_offload or (link.loops_back and link.dispatcher is nic)
         ):

@@ -142,13 +142,14 @@ class Endpoint:
         wildcard).
 
         Raises ``StackError`` with ``INVALID_ARGUMENT`` if already bound,
-        ``ADDRESS_NOT_AVAILABLE`` for an address the stack does not own, and
+        ``ADDRESS_NOT_AVAILABLE`` for an address the stack neither owns nor broadcasts to, and
         ``ADDRESS_IN_USE`` for a port conflict.
         """
         self.check_family(addr, for_bind=True)
         if self.local_addr is not None:
             raise StackError(Err.INVALID_ARGUMENT, "already bound")
-        if any(addr) and not self.stack.has_address(addr):
+        if any(addr) and not self.stack.has_address(addr) and not self.stack.is_broadcast(addr):
+            # inet_bind: a local, broadcast (or multicast) address
             raise StackError(Err.ADDRESS_NOT_AVAILABLE)
         owner = PortOwner(addr, self.reuse_addr, self.reuse_port, False, self.v6only)
         if port == 0:
