@@ -100,10 +100,10 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
         # ip_setsockopt: a level other than SOL_IP, before the value is looked at
         raise _fail(errno.ENOPROTOOPT, f"{name} on an AF_INET socket")
     if name in ("IP_TTL", "IP_TOS"):
-        _set_ip_option(ep, v6, name, _as_ip_int(value))
+        _set_ip_option(ep, name, _as_ip_int(value))
         return
     if name in ("IPV6_UNICAST_HOPS", "IPV6_TCLASS"):
-        _set_ip_option(ep, v6, name, _as_int(value, name))
+        _set_ip_option(ep, name, _as_int(value, name))
         return
     if name == "SO_LINGER":
         data = bytes(value) if not isinstance(value, int) else b""
@@ -163,14 +163,11 @@ def set_option(sock: Any, ep: Endpoint, level: int, opt: int, value: Any) -> Non
         _set_v6only(ep, v6, number)
 
 
-def _set_ip_option(ep: Endpoint, v6: bool, name: str, number: int) -> None:
+def _set_ip_option(ep: Endpoint, name: str, number: int) -> None:
     """``IP_TTL``/``IPV6_UNICAST_HOPS`` (-1 is the default, else 1-255 / 0-255) and
     ``IP_TOS``/``IPV6_TCLASS`` (a TCP socket keeps the ECN bits), with the ranges of
     ``do_ip_setsockopt``/``do_ipv6_setsockopt``. A connection's next packets carry them.
-    *v6* is the socket's family (an ``AF_INET6`` socket whose endpoint carries IPv4-mapped
-    traffic keeps its IPv6 options)."""
-    if name.startswith("IPV6") and not v6:
-        raise _fail(errno.ENOPROTOOPT, f"{name} on an AF_INET socket")
+    The caller has refused IPv6 options on an ``AF_INET`` socket."""
     ecn = _ECN_MASK if isinstance(ep, TCPEndpoint) else 0
     if name == "IP_TTL":
         if number != -1 and not 1 <= number <= 255:

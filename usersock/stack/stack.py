@@ -388,22 +388,19 @@ class Stack:
         self.stats.packets_out += 1
         nic = route.nic
         link = nic.link
-        dst = packet.net.dst
-        if not route.local_delivery and len(dst) == 4 and self.is_broadcast(dst):
-            link.write_packet(packet)
-            self._queue.append((nic, packet))
-            if not self._draining:
-                self.process()
-            return
-        if route.local_delivery and (
-            not link.checksum_offload or (link.loops_back and link.dispatcher is nic)
-        ):
+        if route.local_delivery:
+            if link.checksum_offload and not (link.loops_back and link.dispatcher is nic):
+                link.write_packet(packet)
+                return
             # A bare loopback would only hand the packet back to this queue: skip the calls.
-            self._queue.append((nic, packet))
-            if not self._draining:
-                self.process()
-            return
-        link.write_packet(packet)
+        else:
+            link.write_packet(packet)
+            dst = packet.net.dst
+            if len(dst) != 4 or not self.is_broadcast(dst):
+                return
+        self._queue.append((nic, packet))
+        if not self._draining:
+            self.process()
 
     def process(self) -> None:
         """Drain the packet queue and flush dirty endpoints until both are empty.

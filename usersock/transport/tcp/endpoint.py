@@ -151,11 +151,6 @@ class TCPEndpoint(Endpoint):
         if conn.state is State.CLOSED:
             self._disconnect()
             err = self.take_error()
-            if err is None:
-                # The error was taken before (SO_ERROR): the readiness mirrors of every
-                # socket object on this endpoint still show the failed connection.
-                for watcher in self.watchers:
-                    watcher()
             raise StackError(err if err is not None else Err.CONNECTION_ABORTED)
         self.sock_state = "connected"
 
@@ -164,12 +159,14 @@ class TCPEndpoint(Endpoint):
         again, the shutdown flags cleared; a local address the user did not bind is reset
         (``getsockname`` shows the wildcard, still with the old port, as Linux keeps
         ``inet_sport``) and the port goes back to the table, free to be bound by this
-        socket or another. Needs the stack lock."""
+        socket or another. Waiters and the readiness mirrors of every socket object on the
+        endpoint see the change. Needs the stack lock."""
         self.sock_state = "unconnected"
         self.shut_rd = self.shut_wr = False
         if not self.user_bound:
             self.release_port()
             self.local_addr = None
+        self.notify()
 
     def bind(self, addr: bytes, port: int) -> None:
         super().bind(addr, port)
@@ -501,8 +498,6 @@ class TCPEndpoint(Endpoint):
             closing.fail(conn, Err.CONNECTION_RESET)
             self._unregister()
             self._disconnect()
-            self.stack.process()
-            self.notify()
             return
         if conn is None or (conn.state not in SYNCHRONIZED and conn.state is not State.SYN_SENT):
             # inet_shutdown in TCP_CLOSE: ENOTCONN, yet the flags are kept (reads then see
