@@ -13,7 +13,8 @@ once per connection, and reuse it for every packet (headers are never mutated af
 from __future__ import annotations
 
 from usersock.network import icmp
-from usersock.stack.stack import NIC, Stack
+from usersock.stack.nic import NIC
+from usersock.stack.stack import Stack
 from usersock.wire.icmp import ICMPv4Header, ICMPv6Header
 from usersock.wire.ipv4 import PROTO_ICMP, PROTO_UDP, IPv4Header
 from usersock.wire.ipv6 import PROTO_ICMPV6, IPv6Header

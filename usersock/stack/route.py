@@ -78,6 +78,15 @@ class AddressWithPrefix:
     def subnet(self) -> Subnet:
         return Subnet.parse(f"{format_address(self.address)}/{self.prefix_len}")
 
+    @property
+    def broadcast(self) -> bytes | None:
+        """The subnet's directed broadcast address (all host bits set), for IPv4 subnets of
+        /30 and wider; ``None`` for /31, /32 and IPv6, which have none."""
+        if len(self.address) != 4 or self.prefix_len > 30:
+            return None
+        host_mask = (1 << (32 - self.prefix_len)) - 1
+        return (int.from_bytes(self.address, "big") | host_mask).to_bytes(4, "big")
+
     def __str__(self) -> str:
         return f"{format_address(self.address)}/{self.prefix_len}"
 

@@ -1,4 +1,5 @@
-"""The Stack: NICs, addresses, routes, demux, ports, timers, the clock and the one lock.
+"""The Stack: NICs, routes, demux, ports, timers, the clock and the one lock (the NIC and
+the addresses it owns are in :mod:`.nic`).
 
 Theory of operation (ARCHITECTURE.md section 3):
 
@@ -35,6 +36,7 @@ from usersock.clock import Clock, MonotonicClock
 from usersock.errors import Err, StackError
 from usersock.link.base import LinkEndpoint
 from usersock.stack.isn import ISNGenerator
+from usersock.stack.nic import NIC, AddressTable
 from usersock.stack.ports import PortTable
 from usersock.stack.route import (
     AddressWithPrefix,
@@ -47,7 +49,6 @@ from usersock.stack.route import (
 from usersock.stack.stats import Stats
 from usersock.stack.timers import Timed, TimerQueue
 from usersock.stack.wakeup import Waiter, current_waiter, wake_all
-from usersock.wire.errors import MalformedPacket
 from usersock.wire.ipv4 import IPv4Header
 from usersock.wire.packet import Packet
 
@@ -55,8 +56,6 @@ logger = logging.getLogger("usersock.stack")
 
 #: Seconds the timer thread waits for new timers before it exits.
 TIMER_THREAD_LINGER = 1.0
-#: 255.255.255.255, the limited broadcast address (RFC 919).
-_LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 #: Longest the timer thread sleeps (see ``Stack._timer_loop``): a timer armed lazily fires at
 #: most this late. 40 ms is Linux's shortest delayed-ACK timeout.
 TIMER_SLICE = 0.04
@@ -117,48 +116,6 @@ class RouteInfo:
     local_delivery: bool
 
 
-class NIC:
-    """A network interface: a link plus the addresses the stack owns on it.
-
-    Implements the link layer's ``NetworkDispatcher`` for its link.
-    """
-
-    def __init__(self, stack: Stack, nic_id: int, link: LinkEndpoint, name: str) -> None:
-        self.stack = stack
-        self.id = nic_id
-        self.link = link
-        self.name = name
-        self.addresses: list[AddressWithPrefix] = []
-        self.enabled = True
-
-    # NetworkDispatcher -------------------------------------------------------------------
-    def deliver_packet(self, packet: Packet) -> None:
-        self.stack.deliver(self, packet)
-
-    def deliver_bytes(self, data: bytes) -> None:
-        stack = self.stack
-        with stack.lock:
-            try:
-                packet = Packet.from_bytes(data)
-            except MalformedPacket as exc:
-                stack.stats.malformed += 1
-                stack.stats.drop(exc.reason)
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("nic %d: dropped malformed packet: %s", self.id, exc)
-                return
-            stack.deliver(self, packet)
-
-    def now(self) -> float:
-        return self.stack.clock.now()
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
-        self.stack.call_later(delay, callback)
-
-    def __repr__(self) -> str:
-        addrs = ", ".join(str(a) for a in self.addresses)
-        return f"<NIC {self.id} {self.name} [{addrs}]>"
-
-
 class _Callback:
     """A one-shot timer for ``call_later``."""
 
@@ -200,11 +157,7 @@ class Stack:
         self.connections: dict[tuple[int, bytes, int, bytes, int], Any] = {}
         #: Bound (unconnected) endpoints by (protocol, local addr, local port).
         self.bound: dict[tuple[int, bytes, int], list[Any]] = {}
-        self._local: dict[bytes, NIC] = {}
-        self._local_subnets: list[tuple[Subnet, NIC]] = []
-        #: Directed broadcast addresses of the NICs' IPv4 subnets, replaced whole when an
-        #: address comes or goes, so :meth:`is_broadcast` reads it without the lock.
-        self._broadcasts: frozenset[bytes] = frozenset()
+        self._addresses = AddressTable()
         self._queue: deque[tuple[NIC, Packet]] = deque()
         self._dirty: dict[Flushable, None] = {}
         self._draining = False
@@ -254,33 +207,17 @@ class Stack:
         ``StackError(ADDRESS_IN_USE)`` if another NIC owns the address.
         """
         with self.lock:
-            nic = self._nic(nic_id)
-            awp = AddressWithPrefix.parse(address)
-            owner = self._local.get(awp.address)
-            if owner is not None and owner is not nic:
-                raise StackError(Err.ADDRESS_IN_USE, f"{address} is on NIC {owner.id}")
-            if owner is None:
-                nic.addresses.append(awp)
-                self._local[awp.address] = nic
-                self._update_broadcasts()
+            self._addresses.add(self._nic(nic_id), AddressWithPrefix.parse(address))
 
     def add_local_subnet(self, nic_id: int, subnet: str) -> None:
         """Own every address of *subnet* on NIC *nic_id*, as Linux owns all of 127.0.0.0/8."""
         with self.lock:
-            self._local_subnets.append((Subnet.parse(subnet), self._nic(nic_id)))
+            self._addresses.add_subnet(self._nic(nic_id), Subnet.parse(subnet))
 
     def remove_address(self, nic_id: int, address: str) -> None:
         """Remove an address. Raises ``ValueError`` if the NIC does not have it."""
         with self.lock:
-            nic = self._nic(nic_id)
-            packed = parse_address(address.split("/")[0])
-            for awp in nic.addresses:
-                if awp.address == packed:
-                    nic.addresses.remove(awp)
-                    del self._local[packed]
-                    self._update_broadcasts()
-                    return
-            raise ValueError(f"NIC {nic_id} has no address {address}")
+            self._addresses.remove(self._nic(nic_id), parse_address(address.split("/")[0]))
 
     def set_route_table(self, routes: list[Route]) -> None:
         """Replace the route table. Raises ``ValueError`` if a route names an unknown NIC."""
@@ -299,35 +236,15 @@ class Stack:
 
     def local_nic(self, addr: bytes) -> NIC | None:
         """The NIC that owns *addr*, or None if the address is not this stack's."""
-        nic = self._local.get(addr)
-        if nic is not None:
-            return nic
-        for subnet, owner in self._local_subnets:
-            if subnet.contains(addr):
-                return owner
-        return None
+        return self._addresses.owner(addr)
 
     def has_address(self, addr: bytes) -> bool:
-        return self.local_nic(addr) is not None
+        return self._addresses.owner(addr) is not None
 
     def is_broadcast(self, addr: bytes) -> bool:
         """True for 255.255.255.255 and the directed broadcast address of a NIC's IPv4
-        subnet (127.255.255.255 on the loopback), which Linux's routes flag as broadcast.
-        Needs no lock."""
-        return addr == _LIMITED_BROADCAST or addr in self._broadcasts
-
-    def _update_broadcasts(self) -> None:
-        """Recompute the directed broadcast addresses (subnets of /30 and wider have one).
-        Needs the lock."""
-        found = set()
-        for nic in self.nics.values():
-            for awp in nic.addresses:
-                if len(awp.address) != 4 or awp.prefix_len > 30:
-                    continue
-                host_mask = (1 << (32 - awp.prefix_len)) - 1
-                value = int.from_bytes(awp.address, "big") | host_mask
-                found.add(value.to_bytes(4, "big"))
-        self._broadcasts = frozenset(found)
+        subnet (see :class:`~usersock.stack.nic.AddressTable`). Needs no lock."""
+        return self._addresses.is_broadcast(addr)
 
     def find_route(self, remote: bytes, local: bytes | None = None) -> RouteInfo:
         """Resolve how to reach *remote*, choosing a source address unless *local* is given.
@@ -342,7 +259,7 @@ class Stack:
         if owner is not None:
             if local is not None and any(local):
                 src = local
-            elif remote in self._local:
+            elif self._addresses.assigned(remote):
                 src = remote  # an address of ours: the local table's "src" is itself
             else:
                 # Owned through a local subnet (127.0.0.0/8): Linux's local route for it has

@@ -15,8 +15,9 @@ from collections import deque
 from usersock.errors import Err, StackError
 from usersock.network import icmp
 from usersock.network.ip import IPProtocol
+from usersock.stack.nic import NIC
 from usersock.stack.route import IPV4_ANY, IPV6_ANY
-from usersock.stack.stack import NIC, RouteInfo, Stack
+from usersock.stack.stack import RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, lookup_bound, wildcard
 from usersock.wire.ipv4 import PROTO_UDP
 from usersock.wire.packet import Packet

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from usersock.errors import Err
 from usersock.network.ip import IPProtocol
-from usersock.stack.stack import NIC, Stack
+from usersock.stack.nic import NIC
+from usersock.stack.stack import Stack
 from usersock.transport.endpoint import lookup_bound
 from usersock.transport.tcp.connection import reset_for
 from usersock.transport.tcp.endpoint import TCPEndpoint
