@@ -22,9 +22,9 @@ from usersock.errors import Err, StackError
 from usersock.stack.ports import PortOwner
 from usersock.stack.stack import RouteInfo, Stack
 from usersock.transport.endpoint import Endpoint, wildcard
-from usersock.transport.tcp import closing
+from usersock.transport.tcp import closing, poll
 from usersock.transport.tcp.connection import Connection, TCPConfig
-from usersock.transport.tcp.state import SYNCHRONIZED, State
+from usersock.transport.tcp.state import SENDABLE, SYNCHRONIZED, State
 from usersock.transport.tcp.timers import next_deadline
 from usersock.wire.ipv4 import PROTO_TCP
 from usersock.wire.packet import NetworkHeader, Packet
@@ -33,9 +33,6 @@ from usersock.wire.tcp import TCPHeader
 if TYPE_CHECKING:
     from usersock.transport.tcp.listener import Listener
 
-#: States in which a socket's send() goes through (the core also queues data during the
-#: handshake, but a socket's send() waits for it to finish).
-SENDABLE = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
 IP_TCP_OVERHEAD = {4: 40, 6: 60}
 #: Longest an ACK waits for the application's answer, or a second full-sized segment.
 ACK_DEFER = 0.001
@@ -558,75 +555,8 @@ class TCPEndpoint(Endpoint):
             self.release_port()
         self.notify()
 
-    # Readiness -----------------------------------------------------------------------------
-    def readable(self) -> bool:
-        """``tcp_poll``'s POLLIN (or POLLHUP, which ``select`` counts as readable)."""
-        if self.listener is not None:
-            return self.listener.has_pending()
-        conn = self.conn
-        if conn is None:
-            return True  # a closed (never connected) socket polls POLLHUP
-        return bool(
-            conn.readable_bytes()
-            or conn.rcv.fin_received
-            or self.shut_rd
-            or self.peek_error() is not None
-            or conn.state is State.CLOSED
-        )
-
-    def writable(self) -> bool:
-        """``tcp_poll``'s POLLOUT."""
-        if self.listener is not None:
-            return False
-        conn = self.conn
-        if conn is None:
-            return True  # a closed socket is "writable" (the write fails at once)
-        if self.peek_error() is not None or conn.state is State.CLOSED:
-            return True
-        if conn.state in SENDABLE and not self.shut_wr:
-            # sk_stream_is_writeable: free space at least half of what is queued
-            space = conn.send_space()
-            return space > 0 and 2 * space >= conn.config.snd_buf - space
-        return conn.state not in (State.SYN_SENT, State.SYN_RECEIVED)
-
-    def readiness(self) -> tuple[bool, bool, int]:
-        """``(readable(), writable(), hangup())``, computed at once for the common case (an
-        established connection with no error and nothing shut down: readable with data,
-        writable as ``sk_stream_is_writeable``, no hang-up); otherwise by the three calls."""
-        conn = self.conn
-        if (
-            conn is not None
-            and conn.state is State.ESTABLISHED
-            and conn.error is None
-            and self.listener is None
-            and self.icmp_error is None
-            and self.reset_error is None
-            and not self.shut_rd
-            and not self.shut_wr
-        ):
-            snd_buf = conn.config.snd_buf
-            space = snd_buf - len(conn.snd.buf)
-            return conn.rcv.queued > 0, space > 0 and 2 * space >= snd_buf - space, 0
-        return self.readable(), self.writable(), self.hangup()
-
-    def hangup(self) -> int:
-        """How far the socket has hung up, for the readiness mirror: 1 when the read side
-        is shut (peer FIN, or ``SHUT_RD``: POLLRDHUP), 2 when both sides are (POLLHUP), 3
-        when the connection ended with an error not yet taken (POLLHUP and POLLERR), as
-        ``tcp_poll`` reports them; -1 for a socket never connected nor listening, whose
-        POLLHUP ``connect()`` or ``listen()`` ends, or one whose ``connect()`` reported
-        that the connection failed (Linux then calls ``tcp_disconnect``: a fresh socket);
-        2 for such a socket shut down for reading."""
-        if self.listener is not None:
-            return 0
-        conn = self.conn
-        if conn is None or self.sock_state == "unconnected":
-            if conn is not None and self.peek_error() is not None:
-                return 3  # disconnected by shutdown() with the error pending
-            return 2 if self.shut_rd else -1  # TCP_CLOSE: POLLHUP, RDHUP too once SHUT_RD
-        if conn.state is State.CLOSED:
-            return 3 if self.peek_error() is not None else 2
-        read_shut = self.shut_rd or conn.rcv.fin_received
-        if not read_shut:
-            return 0
-        return 2 if self.shut_wr or conn.state in (State.LAST_ACK, State.TIME_WAIT) else 1
+    # Readiness: tcp_poll, in .poll -------------------------------------------------------
+    readable = poll.readable
+    writable = poll.writable
+    readiness = poll.readiness
+    hangup = poll.hangup

@@ -169,3 +169,8 @@ class IllegalTransition(RuntimeError):
         super().__init__(f"no TCP transition from {state.value} on {event.value}")
         self.state = state
         self.event = event
+
+
+#: States in which a socket's send() goes through (the core also queues data during the
+#: handshake, but a socket's send() waits for it to finish).
+SENDABLE: frozenset[State] = frozenset({State.ESTABLISHED, State.CLOSE_WAIT})
