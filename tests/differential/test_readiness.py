@@ -52,6 +52,10 @@ SELECTORS = [
 ]
 
 
+#: The events to poll for when the read side's hang-up matters too.
+WITH_RDHUP = select.POLLIN | select.POLLOUT | select.POLLRDHUP
+
+
 def flags(mask: int, names: list[str]) -> list[str]:
     return [name for name in names if mask & getattr(select, name)]
 
@@ -299,7 +303,7 @@ def test_shutdown_before_connect_is_kept(env: Env, how: int) -> object:
     lst = env.listener()
     s = env.tcp()
     shut = env.attempt(s.shutdown, how)
-    fresh = poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    fresh = poll_state(s, WITH_RDHUP)
     s.setblocking(False)
     recv, send = env.attempt(s.recv, 1), env.attempt(s.send, b"x")
     s.settimeout(1.0)
@@ -314,7 +318,7 @@ def test_shutdown_before_connect_is_kept(env: Env, how: int) -> object:
         "recv": recv,
         "send": send,
         "connect": connect,
-        "connected": poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP),
+        "connected": poll_state(s, WITH_RDHUP),
         "recv after": env.attempt(s.recv, 1),
         "send after": env.attempt(s.send, b"z"),
     }
@@ -514,7 +518,6 @@ def test_poll_masks_after_connect_reports_an_error_already_taken(env: Env) -> ob
     """A refused non-blocking connect whose error was taken through ``SO_ERROR``: the next
     ``connect()`` reports ``ECONNABORTED`` and leaves a fresh socket (POLLOUT|POLLHUP) on
     both descriptors of a ``dup()``, polled before and after."""
-    ALL = select.POLLIN | select.POLLOUT | select.POLLRDHUP
     port = env.closed_port()
     a = env.tcp(0.0)
     b = a.dup()
@@ -528,7 +531,7 @@ def test_poll_masks_after_connect_reports_an_error_already_taken(env: Env) -> ob
         "SO_ERROR": err,
         "taken": taken,
         "connect again": again,
-        "after": (poll_state(a, ALL), poll_state(b, ALL)),
+        "after": (poll_state(a, WITH_RDHUP), poll_state(b, WITH_RDHUP)),
     }
 
 
@@ -543,7 +546,7 @@ def test_shutdown_of_a_listener_clears_flags_set_before_it_listened(env: Env) ->
     return {
         "before listen": before,
         "stop": stop,
-        "poll": poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP),
+        "poll": poll_state(s, WITH_RDHUP),
         "recv": env.attempt(s.recv, 1),
         "listen again": env.attempt(s.listen),
     }
@@ -565,7 +568,7 @@ def test_shutdown_during_the_handshake_gives_the_connect_up(env: Env, how: int) 
     shut = env.attempt(s.shutdown, how)
     seen = select_state(s)
     recv, send = env.attempt(s.recv, 1), env.attempt(s.send, b"x")
-    taken = poll_state(s, select.POLLIN | select.POLLOUT | select.POLLRDHUP)
+    taken = poll_state(s, WITH_RDHUP)
     conn, _ = lst.accept()
     env.own(conn)
     again = env.attempt(s.connect, env.address(lst))
